@@ -1,0 +1,17 @@
+/* The translator: the one place that turns Envoy's messages (from the bootstrap or
+ * from xDS) into frontdesk's runtime config, checking what they mean: names that must
+ * exist or be unique, regexes, ranges, filters frontdesk has, fields it supports. */
+#ifndef FD_TRANSLATE_H
+#define FD_TRANSLATE_H
+
+#include "envoy/config/bootstrap/v3/bootstrap.pb-c.h"
+#include "proxy/config/cfg_errors.h"
+#include "proxy/config/cfg_source.h"
+#include "proxy/config/config.h"
+
+/* Translates a whole bootstrap. src (may be NULL) gives positions for messages.
+ * Returns a config with one reference, or NULL with every error found in errs. */
+fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstrap *bootstrap,
+                                    const fd_cfg_source_t *src, fd_cfg_errors_t *errs);
+
+#endif

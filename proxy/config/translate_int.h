@@ -1,0 +1,80 @@
+/* Internals shared by the translator's files: the walk context (path, errors, the
+ * config being built) and helpers for the value kinds every Envoy message uses. */
+#ifndef FD_TRANSLATE_INT_H
+#define FD_TRANSLATE_INT_H
+
+#include "envoy/config/core/v3/address.pb-c.h"
+#include "envoy/config/core/v3/base.pb-c.h"
+#include "envoy/config/core/v3/config_source.pb-c.h"
+#include "envoy/config/listener/v3/listener.pb-c.h"
+#include "envoy/config/route/v3/route.pb-c.h"
+#include "envoy/config/cluster/v3/cluster.pb-c.h"
+#include "envoy/type/matcher/v3/string.pb-c.h"
+#include "envoy/type/matcher/v3/regex.pb-c.h"
+#include "google/protobuf/any.pb-c.h"
+#include "google/protobuf/duration.pb-c.h"
+#include "proxy/config/translate.h"
+
+typedef struct fd_translator {
+    const fd_cfg_source_t *src;
+    fd_cfg_errors_t *errs;
+    fd_config_t *config;
+    char path[1024];
+    size_t path_len;
+    int have_cds; /* clusters may arrive later: a route naming an unknown cluster is fine */
+} fd_translator_t;
+
+/* Path bookkeeping: push returns the length to pop back to. */
+size_t fd_tr_push(fd_translator_t *tr, const char *field);
+size_t fd_tr_push_index(fd_translator_t *tr, const char *field, size_t index);
+void fd_tr_pop(fd_translator_t *tr, size_t len);
+
+/* Reports an error at the current path; addr (a message or a field) gives the position. */
+void fd_tr_error(fd_translator_t *tr, const void *addr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same, with sub appended to the path (a field of the current message). */
+void fd_tr_error_in(fd_translator_t *tr, const void *addr, const char *sub, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Reports every set field of msg that frontdesk does not support (see translate_support.c). */
+void fd_tr_check_supported(fd_translator_t *tr, const ProtobufCMessage *msg);
+
+/* Decodes an Any (the loader's copy when it has one); NULL with an error when the type is
+ * not `expected` (if given) or the bytes do not decode. Free with fd_tr_any_release. */
+ProtobufCMessage *fd_tr_any_open(fd_translator_t *tr, const Google__Protobuf__Any *any,
+                                 const ProtobufCMessageDescriptor *expected);
+void fd_tr_any_release(fd_translator_t *tr, const Google__Protobuf__Any *any, ProtobufCMessage *msg);
+/* The full message name inside an Any's type URL ("" when absent). */
+const char *fd_tr_any_type_name(const Google__Protobuf__Any *any);
+
+fd_string_t fd_tr_string(fd_translator_t *tr, const char *s);
+fd_string_t fd_tr_string_lower(fd_translator_t *tr, const char *s);
+void *fd_tr_alloc(fd_translator_t *tr, size_t size); /* zeroed, from the config pool */
+uint64_t fd_tr_duration_ms(fd_translator_t *tr, const Google__Protobuf__Duration *d, uint64_t fallback);
+
+/* Compiles a RE2-syntax regex with PCRE2; NULL with an error naming the pattern. */
+pcre2_code *fd_tr_regex(fd_translator_t *tr, const void *addr, const char *pattern, int ignore_case);
+int fd_tr_string_matcher(fd_translator_t *tr, const Envoy__Type__Matcher__V3__StringMatcher *m,
+                         fd_string_match_t *out);
+
+int fd_tr_socket_address(fd_translator_t *tr, const Envoy__Config__Core__V3__Address *addr,
+                         fd_socket_address_t *out, int allow_hostname);
+int fd_tr_data_source(fd_translator_t *tr, const Envoy__Config__Core__V3__DataSource *ds, fd_string_t *out);
+void fd_tr_header_ops(fd_translator_t *tr, Envoy__Config__Core__V3__HeaderValueOption *const *add, size_t n_add,
+                      char *const *remove, size_t n_remove, fd_header_ops_t *out);
+void fd_tr_config_source(fd_translator_t *tr, const Envoy__Config__Core__V3__ConfigSource *cs,
+                         fd_config_source_ref_t *out);
+
+/* Listeners (translate_listener.c), HTTP connection manager (translate_http.c),
+ * routes (translate_route.c), clusters (translate_cluster.c), TLS (translate_tls.c). */
+void fd_tr_listener(fd_translator_t *tr, const Envoy__Config__Listener__V3__Listener *l, fd_listener_t *out);
+void fd_tr_route_table(fd_translator_t *tr, const Envoy__Config__Route__V3__RouteConfiguration *rc,
+                       fd_route_table_t *out);
+void fd_tr_cluster(fd_translator_t *tr, const Envoy__Config__Cluster__V3__Cluster *c, fd_cluster_t *out);
+int fd_tr_http_manager(fd_translator_t *tr, const ProtobufCMessage *hcm, fd_http_manager_t *out);
+fd_tls_context_t *fd_tr_downstream_tls(fd_translator_t *tr, const Envoy__Config__Core__V3__TransportSocket *ts);
+fd_tls_context_t *fd_tr_upstream_tls(fd_translator_t *tr, const Envoy__Config__Core__V3__TransportSocket *ts);
+
+/* Checks that every cluster a route names exists (static config without CDS). */
+void fd_tr_check_route_clusters(fd_translator_t *tr, const fd_route_table_t *table, const void *addr);
+
+#endif
