@@ -24,6 +24,15 @@ typedef struct fd_socket_address {
     uint16_t port;
 } fd_socket_address_t;
 
+/* Where dynamic config comes from (an Envoy ConfigSource). */
+typedef struct fd_config_source_ref {
+    int present;
+    int ads;                /* {ads: {}}: over the ADS stream */
+    fd_string_t cluster;    /* envoy_grpc.cluster_name of the gRPC service, or */
+    fd_string_t target_uri; /* google_grpc.target_uri */
+    uint64_t initial_fetch_timeout_ms;
+} fd_config_source_ref_t;
+
 /* ---- matching ---- */
 
 typedef enum fd_string_match_kind {
@@ -264,6 +273,7 @@ typedef struct fd_http_manager {
     fd_codec_t codec;
     fd_route_table_t *routes; /* inline route_config, or NULL with rds_name set */
     fd_string_t rds_name;
+    fd_config_source_ref_t rds_source;
     fd_http_filter_config_t *filters; /* in config order; the router is last */
     size_t n_filters;
     fd_access_log_t *access_logs;
@@ -281,6 +291,13 @@ typedef struct fd_http_manager {
     uint64_t drain_timeout_ms;
     uint32_t max_request_bytes;        /* 0: unlimited */
     uint32_t http2_max_concurrent_streams;
+    uint32_t http2_initial_stream_window_size;
+    uint32_t http2_initial_connection_window_size;
+    int normalize_path;
+    int merge_slashes;
+    int escaped_slashes_action;          /* HCM PathWithEscapedSlashesAction */
+    int headers_with_underscores_action; /* 0 allow, 1 reject request, 2 drop header */
+    int suppress_envoy_headers;          /* router: no x-envoy-* response headers */
 } fd_http_manager_t;
 
 /* ---- TLS ---- */
@@ -325,6 +342,8 @@ typedef struct fd_listener {
 
 /* ---- clusters ---- */
 
+
+
 typedef enum fd_discovery_type {
     FD_DISCOVERY_STATIC,
     FD_DISCOVERY_STRICT_DNS,
@@ -338,6 +357,13 @@ typedef enum fd_lb_policy {
     FD_LB_RANDOM,
     FD_LB_RING_HASH,
 } fd_lb_policy_t;
+
+typedef enum fd_upstream_protocol {
+    FD_UPSTREAM_HTTP1,
+    FD_UPSTREAM_HTTP2,
+    FD_UPSTREAM_AUTO, /* ALPN over TLS, HTTP/1.1 in cleartext */
+    FD_UPSTREAM_DOWNSTREAM, /* whatever the client spoke */
+} fd_upstream_protocol_t;
 
 typedef struct fd_endpoint {
     fd_socket_address_t address;
@@ -355,8 +381,10 @@ typedef struct fd_cluster {
     fd_endpoint_t *endpoints;
     size_t n_endpoints;
     fd_string_t eds_service_name;
+    fd_config_source_ref_t eds_config;
     fd_tls_context_t *tls;
-    int http2; /* upstream speaks HTTP/2 */
+    fd_upstream_protocol_t protocol;
+    uint64_t upstream_idle_timeout_ms; /* pooled connection idle timeout; default 1 h */
     uint32_t per_connection_buffer_limit_bytes;
     uint64_t ring_hash_min_size, ring_hash_max_size;
     uint32_t least_request_choices; /* default 2 */
@@ -364,11 +392,6 @@ typedef struct fd_cluster {
 
 /* ---- the whole config ---- */
 
-typedef struct fd_config_source_ref {
-    int ads;              /* {ads: {}} */
-    fd_string_t cluster;  /* api_config_source grpc cluster, or the ADS cluster */
-    int present;
-} fd_config_source_ref_t;
 
 typedef struct fd_config {
     h2o_mem_pool_t pool;

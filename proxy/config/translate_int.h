@@ -8,6 +8,7 @@
 #include "envoy/config/core/v3/config_source.pb-c.h"
 #include "envoy/config/listener/v3/listener.pb-c.h"
 #include "envoy/config/route/v3/route.pb-c.h"
+#include "envoy/config/accesslog/v3/accesslog.pb-c.h"
 #include "envoy/config/cluster/v3/cluster.pb-c.h"
 #include "envoy/type/matcher/v3/string.pb-c.h"
 #include "envoy/type/matcher/v3/regex.pb-c.h"
@@ -51,8 +52,11 @@ fd_string_t fd_tr_string_lower(fd_translator_t *tr, const char *s);
 void *fd_tr_alloc(fd_translator_t *tr, size_t size); /* zeroed, from the config pool */
 uint64_t fd_tr_duration_ms(fd_translator_t *tr, const Google__Protobuf__Duration *d, uint64_t fallback);
 
-/* Compiles a RE2-syntax regex with PCRE2; NULL with an error naming the pattern. */
-pcre2_code *fd_tr_regex(fd_translator_t *tr, const void *addr, const char *pattern, int ignore_case);
+/* Compiles a RE2-syntax regex with PCRE2 (JIT when available), freed with the config;
+ * NULL with an error naming the pattern. */
+#define FD_TR_REGEX_FULL_MATCH 1 /* Envoy's safe_regex matchers match the whole value */
+#define FD_TR_REGEX_IGNORE_CASE 2
+pcre2_code *fd_tr_regex(fd_translator_t *tr, const void *addr, const char *pattern, int flags);
 int fd_tr_string_matcher(fd_translator_t *tr, const Envoy__Type__Matcher__V3__StringMatcher *m,
                          fd_string_match_t *out);
 
@@ -70,11 +74,13 @@ void fd_tr_listener(fd_translator_t *tr, const Envoy__Config__Listener__V3__List
 void fd_tr_route_table(fd_translator_t *tr, const Envoy__Config__Route__V3__RouteConfiguration *rc,
                        fd_route_table_t *out);
 void fd_tr_cluster(fd_translator_t *tr, const Envoy__Config__Cluster__V3__Cluster *c, fd_cluster_t *out);
-int fd_tr_http_manager(fd_translator_t *tr, const ProtobufCMessage *hcm, fd_http_manager_t *out);
+void fd_tr_route_action(fd_translator_t *tr, const Envoy__Config__Route__V3__Route *r, fd_route_t *out);
+/* typed_per_filter_config maps (of any level: their entries share one layout). */
+void fd_tr_per_filter_configs(fd_translator_t *tr, void *const *entries, size_t n);
+void fd_tr_http_manager(fd_translator_t *tr, const Google__Protobuf__Any *typed_config, fd_http_manager_t *out);
+void fd_tr_access_logs(fd_translator_t *tr, Envoy__Config__Accesslog__V3__AccessLog *const *logs, size_t n,
+                       fd_access_log_t **out, size_t *n_out);
 fd_tls_context_t *fd_tr_downstream_tls(fd_translator_t *tr, const Envoy__Config__Core__V3__TransportSocket *ts);
 fd_tls_context_t *fd_tr_upstream_tls(fd_translator_t *tr, const Envoy__Config__Core__V3__TransportSocket *ts);
-
-/* Checks that every cluster a route names exists (static config without CDS). */
-void fd_tr_check_route_clusters(fd_translator_t *tr, const fd_route_table_t *table, const void *addr);
 
 #endif

@@ -122,9 +122,10 @@ typedef struct pair_list {
     size_t count, capacity;
 } pair_list_t;
 
-static int pair_list_has(const pair_list_t *pairs, const char *key)
+/* Whether one of the first limit pairs has this scalar key. */
+static int pair_list_has(const pair_list_t *pairs, size_t limit, const char *key)
 {
-    for (size_t i = 0; i < pairs->count; i++)
+    for (size_t i = 0; i < limit && i < pairs->count; i++)
         if (pairs->keys[i]->type == YAML_SCALAR_NODE && strcmp((char *)pairs->keys[i]->data.scalar.value, key) == 0)
             return 1;
     return 0;
@@ -180,7 +181,7 @@ static void collect_pairs(fd_yaml_loader_t *ld, yaml_node_t *map, pair_list_t *p
         yaml_node_t *value = yaml_document_get_node(ld->doc, p->value);
         if (is_merge_key(key))
             continue;
-        if (merged && key->type == YAML_SCALAR_NODE && pair_list_has(pairs, (char *)key->data.scalar.value))
+        if (merged && key->type == YAML_SCALAR_NODE && pair_list_has(pairs, pairs->count, (char *)key->data.scalar.value))
             continue;
         pair_list_add(pairs, key, value);
     }
@@ -316,11 +317,19 @@ static void load_map(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFie
     const ProtobufCMessageDescriptor *entry_desc = field->descriptor;
     ProtobufCMessage **entries = calloc(pairs.count ? pairs.count : 1, sizeof(*entries));
     size_t n = 0;
+    if (entries == NULL)
+        abort();
     for (size_t i = 0; i < pairs.count; i++) {
         const char *key = fd_yaml_expect_scalar(ld, pairs.keys[i], "a scalar map key");
         if (key == NULL)
             continue;
+        if (pair_list_has(&pairs, i, key)) {
+            fd_yaml_error(ld, pairs.keys[i], "key '%s' is given twice", key);
+            continue;
+        }
         size_t saved = fd_yaml_path_push_key(ld, key);
+        const char *outer_name = ld->extension_name;
+        ld->extension_name = key; /* typed_per_filter_config and friends are keyed by extension name */
         ProtobufCMessage *entry = fd_yaml_new_message(entry_desc);
         int ok = load_value(ld, pairs.keys[i], &entry_desc->fields[0],
                             (char *)entry + entry_desc->fields[0].offset) == 0 &&
@@ -332,6 +341,7 @@ static void load_map(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFie
         } else {
             protobuf_c_message_free_unpacked(entry, NULL);
         }
+        ld->extension_name = outer_name;
         fd_yaml_path_pop(ld, saved);
     }
     free(pairs.keys);
@@ -392,25 +402,44 @@ static void load_field(fd_yaml_loader_t *ld, yaml_node_t *key, yaml_node_t *valu
         /* null leaves the field unset, as in protobuf's JSON mapping */
     } else if (field->label == PROTOBUF_C_LABEL_REPEATED) {
         load_repeated(ld, value, field, msg);
+        fd_cfg_source_set_mark(ld->src, (char *)msg + field->offset, fd_yaml_node_mark(key));
     } else if (load_value(ld, value, field, (char *)msg + field->offset) == 0) {
         if (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
             *(uint32_t *)((char *)msg + field->quantifier_offset) = field->id;
         else if (field->label == PROTOBUF_C_LABEL_OPTIONAL && field->type != PROTOBUF_C_TYPE_MESSAGE &&
                  field->type != PROTOBUF_C_TYPE_STRING)
             *(protobuf_c_boolean *)((char *)msg + field->quantifier_offset) = 1;
-        fd_cfg_source_set_mark(ld->src, (char *)msg + field->offset, fd_yaml_node_mark(value));
+        /* A field's position is its key's: that is where a user looks for it. */
+        fd_cfg_source_set_mark(ld->src, (char *)msg + field->offset, fd_yaml_node_mark(key));
     }
     fd_yaml_path_pop(ld, saved);
+}
+
+/* google.protobuf.Struct is written as the map it holds ({key: value, ...}), so it is
+ * read by the map walk: merge keys, duplicate keys and the node budget apply to it too. */
+static int is_struct(const ProtobufCMessageDescriptor *desc)
+{
+    return strcmp(desc->name, "google.protobuf.Struct") == 0;
 }
 
 void fd_yaml_fill_message(fd_yaml_loader_t *ld, yaml_node_t *node, ProtobufCMessage *msg, const char *skip_key)
 {
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    if (is_struct(desc)) {
+        load_map(ld, node, &desc->fields[0], msg);
+        return;
+    }
     pair_list_t pairs = {0};
     collect_pairs(ld, node, &pairs, 0);
     unsigned char *seen = calloc(desc->n_fields + 1, 1);
     if (seen == NULL)
         abort();
+    const char *outer_name = ld->extension_name;
+    ld->extension_name = NULL;
+    for (size_t i = 0; i < pairs.count; i++)
+        if (pairs.keys[i]->type == YAML_SCALAR_NODE && pairs.values[i]->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)pairs.keys[i]->data.scalar.value, "name") == 0)
+            ld->extension_name = (const char *)pairs.values[i]->data.scalar.value;
     for (size_t i = 0; i < pairs.count; i++) {
         const char *name = fd_yaml_expect_scalar(ld, pairs.keys[i], "a field name");
         if (name == NULL || (skip_key != NULL && strcmp(name, skip_key) == 0))
@@ -428,6 +457,7 @@ void fd_yaml_fill_message(fd_yaml_loader_t *ld, yaml_node_t *node, ProtobufCMess
         seen[index] = 1;
         load_field(ld, pairs.keys[i], pairs.values[i], field, msg);
     }
+    ld->extension_name = outer_name;
     free(seen);
     free(pairs.keys);
     free(pairs.values);

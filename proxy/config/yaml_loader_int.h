@@ -20,6 +20,7 @@ typedef struct fd_yaml_loader {
     size_t budget;
     unsigned depth;
     int budget_reported;
+    const char *extension_name; /* the 'name' beside a typed_config, for messages about it */
 } fd_yaml_loader_t;
 
 /* Appends ".name", "[i]" or "[\"key\"]" to the path; returns the length to restore. */

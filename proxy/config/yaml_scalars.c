@@ -2,6 +2,7 @@
  * strings, base64 bytes, enums by name (any case, as Envoy accepts) or number, and
  * the textual forms of Duration and Timestamp. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -81,10 +82,27 @@ static int parse_bool(fd_yaml_loader_t *ld, yaml_node_t *node, const char *text,
     return 0;
 }
 
+/* The length of the base64 data before its '=' padding, or -1 when text is not base64:
+ * a character outside both alphabets, more padding than the last group needs, or a
+ * final group of one character (which cannot hold a whole byte). */
+static long base64_data_length(const char *text)
+{
+    size_t len = strlen(text), data = strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_");
+    size_t pad = strspn(text + data, "=");
+    if (data + pad != len || data % 4 == 1 || pad > (4 - data % 4) % 4)
+        return -1;
+    return (long)data;
+}
+
 /* Standard or URL-safe base64, padding optional, as protobuf's JSON mapping accepts. */
 static int parse_bytes(fd_yaml_loader_t *ld, yaml_node_t *node, const char *text, ProtobufCBinaryData *out)
 {
-    size_t len = strlen(text), padded = (len + 3) / 4 * 4;
+    long data_len = base64_data_length(text);
+    if (data_len < 0) {
+        fd_yaml_error(ld, node, "expected base64 bytes, got '%.40s'", text);
+        return -1;
+    }
+    size_t len = (size_t)data_len, padded = (len + 3) / 4 * 4;
     char *norm = malloc(padded + 1);
     unsigned char *data = malloc(padded / 4 * 3 + 1);
     if (norm == NULL || data == NULL)
@@ -95,16 +113,13 @@ static int parse_bytes(fd_yaml_loader_t *ld, yaml_node_t *node, const char *text
         norm[i] = '=';
     norm[padded] = '\0';
     int n = padded ? EVP_DecodeBlock(data, (unsigned char *)norm, (int)padded) : 0;
+    free(norm);
     if (n < 0) {
         fd_yaml_error(ld, node, "expected base64 bytes, got '%.40s'", text);
-        free(norm);
         free(data);
         return -1;
     }
-    for (size_t i = padded; i > 0 && norm[i - 1] == '='; i--)
-        n--;
-    free(norm);
-    out->len = (size_t)n;
+    out->len = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
     out->data = data;
     return 0;
 }
@@ -172,6 +187,10 @@ int fd_yaml_scalar_to_field(fd_yaml_loader_t *ld, yaml_node_t *node, const Proto
     case PROTOBUF_C_TYPE_FLOAT:
         if (parse_double(ld, node, text, &d) != 0)
             return -1;
+        if (isfinite(d) && fabs(d) > FLT_MAX) {
+            fd_yaml_error(ld, node, "value %s is out of range for a float", text);
+            return -1;
+        }
         *(float *)dst = (float)d;
         return 0;
     case PROTOBUF_C_TYPE_DOUBLE:
@@ -233,7 +252,7 @@ int fd_yaml_parse_duration(const char *text, int64_t *seconds, int32_t *nanos)
 int fd_yaml_parse_timestamp(const char *text, int64_t *seconds, int32_t *nanos)
 {
     struct tm tm = {0};
-    const char *p = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+    const char *p = (text[0] >= '0' && text[0] <= '9') ? strptime(text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
     if (p == NULL)
         return -1;
     int32_t frac = 0;
@@ -249,8 +268,11 @@ int fd_yaml_parse_timestamp(const char *text, int64_t *seconds, int32_t *nanos)
     int64_t offset = 0;
     if (*p == 'Z' || *p == 'z') {
         p++;
-    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' && strspn(p + 1, "0123456789") == 2 &&
+               strspn(p + 4, "0123456789") == 2) {
         int h = (p[1] - '0') * 10 + (p[2] - '0'), m = (p[4] - '0') * 10 + (p[5] - '0');
+        if (h > 23 || m > 59)
+            return -1;
         offset = (p[0] == '-' ? -1 : 1) * (int64_t)(h * 3600 + m * 60);
         p += 6;
     } else {

@@ -1,6 +1,7 @@
 /* Well-known types with protobuf's JSON mapping, as Envoy's loader reads them: Duration
  * and Timestamp as strings, wrappers as plain scalars, Struct/Value/ListValue as any
  * YAML, Empty as {}, and Any as a mapping whose '@type' names a declared message. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,31 +63,12 @@ static ProtobufCMessage *load_empty(fd_yaml_loader_t *ld, yaml_node_t *node, con
 
 static Google__Protobuf__Value *load_value_node(fd_yaml_loader_t *ld, yaml_node_t *node);
 
+/* The generic walk reads a Struct as the map it holds (see fd_yaml_fill_message). */
 static Google__Protobuf__Struct *load_struct_node(fd_yaml_loader_t *ld, yaml_node_t *node)
 {
-    Google__Protobuf__Struct *s = (Google__Protobuf__Struct *)fd_yaml_new_message(&google__protobuf__struct__descriptor);
-    size_t count = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
-    s->fields = calloc(count ? count : 1, sizeof(*s->fields));
-    if (s->fields == NULL)
-        abort();
-    for (size_t i = 0; i < count; i++) {
-        yaml_node_pair_t *p = &node->data.mapping.pairs.start[i];
-        yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
-        const char *name = fd_yaml_expect_scalar(ld, key, "a scalar key");
-        if (name == NULL)
-            continue;
-        size_t saved = fd_yaml_path_push_field(ld, name);
-        Google__Protobuf__Value *v = load_value_node(ld, yaml_document_get_node(ld->doc, p->value));
-        fd_yaml_path_pop(ld, saved);
-        if (v == NULL)
-            continue;
-        Google__Protobuf__Struct__FieldsEntry *entry = (Google__Protobuf__Struct__FieldsEntry *)fd_yaml_new_message(
-            &google__protobuf__struct__fields_entry__descriptor);
-        entry->key = fd_yaml_strdup(name);
-        entry->value = v;
-        s->fields[s->n_fields++] = entry;
-    }
-    return s;
+    ProtobufCMessage *s = fd_yaml_new_message(&google__protobuf__struct__descriptor);
+    fd_yaml_fill_message(ld, node, s, NULL);
+    return (Google__Protobuf__Struct *)s;
 }
 
 static Google__Protobuf__ListValue *load_list_node(fd_yaml_loader_t *ld, yaml_node_t *node)
@@ -107,10 +89,21 @@ static Google__Protobuf__ListValue *load_list_node(fd_yaml_loader_t *ld, yaml_no
     return l;
 }
 
+/* A plain scalar that reads as a finite number: digits, not words such as "inf" or "nan". */
+static int scalar_number(const char *text, double *out)
+{
+    const char *p = text + (text[0] == '-' || text[0] == '+');
+    if (!((p[0] >= '0' && p[0] <= '9') || (p[0] == '.' && p[1] >= '0' && p[1] <= '9')))
+        return 0;
+    char *end;
+    *out = strtod(text, &end);
+    return end != text && *end == '\0' && isfinite(*out);
+}
+
 static void set_scalar_value(Google__Protobuf__Value *v, yaml_node_t *node)
 {
     const char *text = (const char *)node->data.scalar.value;
-    char *end;
+    double d;
     if (node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
         if (fd_yaml_is_null(node)) {
             v->kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NULL_VALUE;
@@ -122,8 +115,7 @@ static void set_scalar_value(Google__Protobuf__Value *v, yaml_node_t *node)
             v->bool_value = text[0] == 't';
             return;
         }
-        double d = strtod(text, &end);
-        if (end != text && *end == '\0') {
+        if (scalar_number(text, &d)) {
             v->kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE;
             v->number_value = d;
             return;
@@ -182,11 +174,31 @@ static yaml_node_t *mapping_get(fd_yaml_loader_t *ld, yaml_node_t *map, const ch
     return NULL;
 }
 
+/* An Any holding a well-known type has only '@type' and 'value'; reports any other key. */
+static int any_wkt_keys_ok(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCMessageDescriptor *type)
+{
+    int ok = 1;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
+        const char *name = fd_yaml_expect_scalar(ld, key, "a field name");
+        if (name == NULL) {
+            ok = 0;
+        } else if (strcmp(name, "@type") != 0 && strcmp(name, "value") != 0) {
+            fd_yaml_error(ld, key, "unknown field '%s' in an Any holding %s (it takes only '@type' and 'value')",
+                          name, type->name);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
 /* Decodes the message an Any holds: a well-known type sits under "value", others inline. */
 static ProtobufCMessage *load_any_payload(fd_yaml_loader_t *ld, yaml_node_t *node,
                                           const ProtobufCMessageDescriptor *type)
 {
     if (fd_yaml_wkt_loader(type) != NULL) {
+        if (!any_wkt_keys_ok(ld, node, type))
+            return NULL;
         yaml_node_t *value = mapping_get(ld, node, "value");
         if (value == NULL) {
             fd_yaml_error(ld, node, "an Any holding %s needs a 'value' field", type->name);
@@ -206,6 +218,8 @@ static ProtobufCMessage *load_any(fd_yaml_loader_t *ld, yaml_node_t *node, const
         return NULL;
     }
     yaml_node_t *type_node = mapping_get(ld, node, "@type");
+    if (type_node == NULL && node->data.mapping.pairs.top == node->data.mapping.pairs.start)
+        return fd_yaml_new_message(desc); /* {}: an empty Any; Envoy then goes by the extension's name */
     if (type_node == NULL) {
         fd_yaml_error(ld, node, "missing '@type' (an Any must name the message it holds)");
         return NULL;
@@ -215,7 +229,11 @@ static ProtobufCMessage *load_any(fd_yaml_loader_t *ld, yaml_node_t *node, const
         return NULL;
     const ProtobufCMessageDescriptor *type = fd_proto_registry_find_type_url(url, strlen(url));
     if (type == NULL) {
-        fd_yaml_error(ld, type_node, "unknown '@type' '%s': frontdesk does not support this message type", url);
+        if (ld->extension_name != NULL)
+            fd_yaml_error(ld, type_node, "'%s' is not supported by frontdesk: it has no extension of type '%s'",
+                          ld->extension_name, url);
+        else
+            fd_yaml_error(ld, type_node, "unknown '@type' '%s': frontdesk does not support this message type", url);
         return NULL;
     }
     ProtobufCMessage *payload = load_any_payload(ld, node, type);

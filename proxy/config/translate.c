@@ -1,0 +1,211 @@
+/* The translator's entry point for a bootstrap, and the path and error bookkeeping
+ * every translator file uses. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/config/translate_int.h"
+
+static size_t path_append(fd_translator_t *tr, const char *fmt, const char *s, size_t index)
+{
+    size_t before = tr->path_len, room = sizeof(tr->path) - tr->path_len;
+    int n = snprintf(tr->path + tr->path_len, room, fmt, s, index);
+    tr->path_len = (n < 0 || (size_t)n >= room) ? sizeof(tr->path) - 1 : tr->path_len + (size_t)n;
+    return before;
+}
+
+size_t fd_tr_push(fd_translator_t *tr, const char *field)
+{
+    return path_append(tr, tr->path_len == 0 ? "%s" : ".%s", field, 0);
+}
+
+size_t fd_tr_push_index(fd_translator_t *tr, const char *field, size_t index)
+{
+    return path_append(tr, tr->path_len == 0 ? "%s[%zu]" : ".%s[%zu]", field, index);
+}
+
+void fd_tr_pop(fd_translator_t *tr, size_t len)
+{
+    tr->path_len = len;
+    tr->path[len] = '\0';
+}
+
+static void report(fd_translator_t *tr, const void *addr, const char *sub, const char *fmt, va_list ap)
+{
+    char message[1024];
+    vsnprintf(message, sizeof(message), fmt, ap);
+    size_t saved = sub != NULL ? fd_tr_push(tr, sub) : tr->path_len;
+    fd_cfg_errors_add(tr->errs, tr->src != NULL ? tr->src->name : NULL, fd_cfg_source_mark(tr->src, addr), tr->path,
+                      "%s", message);
+    fd_tr_pop(tr, saved);
+}
+
+void fd_tr_error(fd_translator_t *tr, const void *addr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(tr, addr, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void fd_tr_error_in(fd_translator_t *tr, const void *addr, const char *sub, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(tr, addr, sub, fmt, ap);
+    va_end(ap);
+}
+
+void *fd_tr_alloc(fd_translator_t *tr, size_t size)
+{
+    void *p = h2o_mem_alloc_pool(&tr->config->pool, size ? size : 1);
+    memset(p, 0, size ? size : 1);
+    return p;
+}
+
+static void translate_node(fd_translator_t *tr, const Envoy__Config__Core__V3__Node *node)
+{
+    if (node == NULL)
+        return;
+    tr->config->node_id = fd_tr_string(tr, node->id);
+    tr->config->node_cluster = fd_tr_string(tr, node->cluster);
+}
+
+static void translate_admin(fd_translator_t *tr, const Envoy__Config__Bootstrap__V3__Admin *admin)
+{
+    if (admin == NULL || admin->address == NULL)
+        return;
+    size_t saved = fd_tr_push(tr, "admin.address");
+    if (fd_tr_socket_address(tr, admin->address, &tr->config->admin_address, 0) == 0)
+        tr->config->has_admin = 1;
+    fd_tr_pop(tr, saved);
+}
+
+static int compare_clusters(const void *a, const void *b)
+{
+    const fd_string_t *x = &((const fd_cluster_t *)a)->name, *y = &((const fd_cluster_t *)b)->name;
+    int cmp = memcmp(x->base, y->base, x->len < y->len ? x->len : y->len);
+    return cmp != 0 ? cmp : (x->len > y->len) - (x->len < y->len);
+}
+
+static void translate_clusters(fd_translator_t *tr, Envoy__Config__Cluster__V3__Cluster *const *clusters, size_t n)
+{
+    fd_config_t *config = tr->config;
+    config->clusters = fd_tr_alloc(tr, n * sizeof(*config->clusters));
+    for (size_t i = 0; i < n; i++) {
+        size_t saved = fd_tr_push_index(tr, "static_resources.clusters", i);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(clusters[j]->name, clusters[i]->name) == 0) {
+                fd_tr_error_in(tr, &clusters[i]->name, "name",
+                               "duplicate cluster name '%s' (also static_resources.clusters[%zu]); names must be unique",
+                               clusters[i]->name, j);
+                break;
+            }
+        }
+        fd_tr_cluster(tr, clusters[i], &config->clusters[config->n_clusters++]);
+        fd_tr_pop(tr, saved);
+    }
+    qsort(config->clusters, config->n_clusters, sizeof(*config->clusters), compare_clusters);
+}
+
+static int same_address(const fd_socket_address_t *a, const fd_socket_address_t *b)
+{
+    return a->port != 0 && a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
+}
+
+static void translate_listeners(fd_translator_t *tr, Envoy__Config__Listener__V3__Listener *const *listeners, size_t n)
+{
+    fd_config_t *config = tr->config;
+    config->listeners = fd_tr_alloc(tr, n * sizeof(*config->listeners));
+    for (size_t i = 0; i < n; i++) {
+        size_t saved = fd_tr_push_index(tr, "static_resources.listeners", i);
+        fd_listener_t *l = &config->listeners[config->n_listeners++];
+        fd_tr_listener(tr, listeners[i], l);
+        for (size_t j = 0; j + 1 < config->n_listeners; j++) {
+            const fd_listener_t *other = &config->listeners[j];
+            if (l->name.len != 0 && other->name.len == l->name.len && memcmp(other->name.base, l->name.base, l->name.len) == 0)
+                fd_tr_error_in(tr, &listeners[i]->name, "name",
+                               "duplicate listener name '%s' (also static_resources.listeners[%zu])", l->name.base, j);
+            else if (same_address(&l->address, &other->address))
+                fd_tr_error_in(tr, listeners[i]->address, "address",
+                               "listener address %s:%u is already used by static_resources.listeners[%zu]",
+                               l->address.host, l->address.port, j);
+        }
+        fd_tr_pop(tr, saved);
+    }
+}
+
+/* The xDS control server must be reachable before any dynamic config exists. */
+static void check_xds_cluster(fd_translator_t *tr, const fd_config_source_ref_t *ref, const void *addr,
+                              const char *field)
+{
+    if (!ref->present || ref->ads || ref->cluster.len == 0)
+        return;
+    if (fd_config_find_cluster(tr->config, ref->cluster.base, ref->cluster.len) == NULL)
+        fd_tr_error_in(tr, addr, field,
+                       "the xDS cluster '%s' is not defined in static_resources.clusters (the control server must be "
+                       "a static cluster)",
+                       ref->cluster.base);
+}
+
+static void translate_dynamic(fd_translator_t *tr, const Envoy__Config__Bootstrap__V3__Bootstrap__DynamicResources *dr)
+{
+    if (dr == NULL)
+        return;
+    size_t saved = fd_tr_push(tr, "dynamic_resources");
+    fd_config_t *config = tr->config;
+    if (dr->ads_config != NULL) {
+        Envoy__Config__Core__V3__ConfigSource cs = ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__INIT;
+        cs.config_source_specifier_case = ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_API_CONFIG_SOURCE;
+        cs.api_config_source = dr->ads_config;
+        size_t s = fd_tr_push(tr, "ads_config");
+        fd_tr_config_source(tr, &cs, &config->ads);
+        config->ads.ads = 0;
+        fd_tr_pop(tr, s);
+        check_xds_cluster(tr, &config->ads, dr->ads_config, "ads_config");
+    }
+    if (dr->lds_config != NULL) {
+        size_t s = fd_tr_push(tr, "lds_config");
+        fd_tr_config_source(tr, dr->lds_config, &config->lds);
+        fd_tr_pop(tr, s);
+        check_xds_cluster(tr, &config->lds, dr->lds_config, "lds_config");
+    }
+    if (dr->cds_config != NULL) {
+        size_t s = fd_tr_push(tr, "cds_config");
+        fd_tr_config_source(tr, dr->cds_config, &config->cds);
+        fd_tr_pop(tr, s);
+        check_xds_cluster(tr, &config->cds, dr->cds_config, "cds_config");
+    }
+    if ((config->lds.ads || config->cds.ads) && dr->ads_config == NULL)
+        fd_tr_error(tr, dr, "lds_config or cds_config uses 'ads: {}' but ads_config is not set");
+    fd_tr_pop(tr, saved);
+}
+
+fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstrap *bootstrap,
+                                    const fd_cfg_source_t *src, fd_cfg_errors_t *errs)
+{
+    fd_config_t *config = calloc(1, sizeof(*config));
+    if (config == NULL)
+        abort();
+    h2o_mem_init_pool(&config->pool);
+    config->refcount = 1;
+    fd_translator_t tr = {.src = src, .errs = errs, .config = config};
+    size_t errors_before = errs->count + errs->dropped;
+    fd_tr_check_supported(&tr, &bootstrap->base);
+    translate_node(&tr, bootstrap->node);
+    translate_admin(&tr, bootstrap->admin);
+    const Envoy__Config__Bootstrap__V3__Bootstrap__StaticResources *sr = bootstrap->static_resources;
+    const Envoy__Config__Bootstrap__V3__Bootstrap__DynamicResources *dr = bootstrap->dynamic_resources;
+    tr.have_cds = dr != NULL && dr->cds_config != NULL;
+    if (sr != NULL)
+        translate_clusters(&tr, sr->clusters, sr->n_clusters);
+    translate_dynamic(&tr, dr);
+    if (sr != NULL)
+        translate_listeners(&tr, sr->listeners, sr->n_listeners);
+    if (errs->count + errs->dropped != errors_before) {
+        fd_config_release(config);
+        return NULL;
+    }
+    return config;
+}
