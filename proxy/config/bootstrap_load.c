@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy/config/pb_merge.h"
 #include "proxy/config/yaml_loader.h"
 
 #define MAX_BOOTSTRAP_BYTES (64u << 20)
@@ -84,21 +85,6 @@ static ProtobufCMessage *load_file(const char *path, fd_cfg_source_t *src, fd_cf
     return msg;
 }
 
-/* Concatenated encodings parse as MergeFrom: scalars set in b win, lists append,
- * messages merge. Positions of the merged result are not kept. */
-static ProtobufCMessage *merge(ProtobufCMessage *a, ProtobufCMessage *b)
-{
-    size_t la = protobuf_c_message_get_packed_size(a), lb = protobuf_c_message_get_packed_size(b);
-    uint8_t *buf = malloc(la + lb + 1);
-    if (buf == NULL)
-        abort();
-    protobuf_c_message_pack(a, buf);
-    protobuf_c_message_pack(b, buf + la);
-    ProtobufCMessage *merged = protobuf_c_message_unpack(a->descriptor, NULL, la + lb, buf);
-    free(buf);
-    return merged;
-}
-
 int fd_bootstrap_load(fd_bootstrap_t *out, const char *path, const char *config_yaml, fd_cfg_errors_t *errs)
 {
     memset(out, 0, sizeof(*out));
@@ -111,10 +97,7 @@ int fd_bootstrap_load(fd_bootstrap_t *out, const char *path, const char *config_
     }
     int failed = (path != NULL && file_msg == NULL) || (config_yaml != NULL && yaml_msg == NULL);
     if (!failed && file_msg != NULL && yaml_msg != NULL) {
-        ProtobufCMessage *merged = merge(file_msg, yaml_msg);
-        protobuf_c_message_free_unpacked(file_msg, NULL);
-        protobuf_c_message_free_unpacked(yaml_msg, NULL);
-        file_msg = merged;
+        fd_pb_merge(file_msg, yaml_msg);
         yaml_msg = NULL;
         /* Positions and decoded Anys refer to the separate inputs: the merged message is
          * reported by field path only. */

@@ -208,6 +208,7 @@ static ProtobufCMessage *load_any_payload(fd_yaml_loader_t *ld, yaml_node_t *nod
     }
     ProtobufCMessage *msg = fd_yaml_new_message(type);
     fd_yaml_fill_message(ld, node, msg, "@type");
+    fd_cfg_source_set_mark(ld->src, msg, fd_yaml_node_mark(node)); /* errors about the whole payload point here */
     return msg;
 }
 
