@@ -104,8 +104,9 @@ static int parse_options(int argc, char **argv, options_t *opts)
     return 0;
 }
 
-static void print_errors(const fd_cfg_errors_t *errs)
+static void print_errors(fd_cfg_errors_t *errs)
 {
+    fd_cfg_errors_sort(errs);
     char *text = fd_cfg_errors_join(errs);
     fprintf(stderr, "%s\n", text);
     free(text);

@@ -27,6 +27,7 @@ void fd_cfg_errors_add(fd_cfg_errors_t *errs, const char *source, fd_cfg_mark_t 
                                               : asprintf(&line, "%s%s", where, message);
     if (n < 0)
         abort();
+    errs->marks[errs->count] = mark;
     errs->items[errs->count++] = line;
 }
 
@@ -45,6 +46,28 @@ char *fd_cfg_errors_join(const fd_cfg_errors_t *errs)
     if (errs->dropped != 0)
         sprintf(p, "\n... and %zu more errors", errs->dropped);
     return out;
+}
+
+static int mark_before(fd_cfg_mark_t a, fd_cfg_mark_t b)
+{
+    if (a.line == 0 || b.line == 0)
+        return a.line != 0 && b.line == 0;
+    return a.line < b.line || (a.line == b.line && a.column < b.column);
+}
+
+void fd_cfg_errors_sort(fd_cfg_errors_t *errs)
+{
+    for (size_t i = 1; i < errs->count; i++) {
+        char *item = errs->items[i];
+        fd_cfg_mark_t mark = errs->marks[i];
+        size_t j = i;
+        for (; j > 0 && mark_before(mark, errs->marks[j - 1]); j--) {
+            errs->items[j] = errs->items[j - 1];
+            errs->marks[j] = errs->marks[j - 1];
+        }
+        errs->items[j] = item;
+        errs->marks[j] = mark;
+    }
 }
 
 void fd_cfg_errors_clear(fd_cfg_errors_t *errs)

@@ -16,6 +16,7 @@ typedef struct fd_cfg_mark {
 
 typedef struct fd_cfg_errors {
     char *items[FD_CFG_ERRORS_MAX];
+    fd_cfg_mark_t marks[FD_CFG_ERRORS_MAX];
     size_t count;   /* stored, at most FD_CFG_ERRORS_MAX */
     size_t dropped; /* reported past the bound */
 } fd_cfg_errors_t;
@@ -26,6 +27,10 @@ void fd_cfg_errors_add(fd_cfg_errors_t *errs, const char *source, fd_cfg_mark_t 
 
 /* Joins all errors with newlines (plus a line counting dropped ones); caller frees. */
 char *fd_cfg_errors_join(const fd_cfg_errors_t *errs);
+
+/* Orders errors by line and column (stable), those without a position last: a user
+ * reads a file top to bottom, while the translator reports in its own order. */
+void fd_cfg_errors_sort(fd_cfg_errors_t *errs);
 
 void fd_cfg_errors_clear(fd_cfg_errors_t *errs);
 

@@ -701,23 +701,48 @@ static void buf_puts(pj_buf_t *b, const char *s)
     buf_put(b, s, strlen(s));
 }
 
-/* Escapes as jansson does: quote, backslash and control characters. */
+/* The code point at p to write as \uXXXX, or -1 to copy the byte: control characters, which
+ * JSON requires escaped, and also DEL, C1 controls and U+FFFE/U+FFFF, which JSON allows raw
+ * but YAML does not, so that the text loads back through the YAML loader. */
+static long escaped_code_point(const unsigned char *p, size_t n, size_t *len)
+{
+    *len = 1;
+    if (p[0] < 0x20 || p[0] == 0x7f)
+        return p[0];
+    if (n >= 2 && p[0] == 0xC2 && p[1] <= 0x9F) {
+        *len = 2;
+        return p[1];
+    }
+    if (n >= 3 && p[0] == 0xEF && p[1] == 0xBF && p[2] >= 0xBE) {
+        *len = 3;
+        return 0xFFC0 | (p[2] & 0x3F);
+    }
+    return -1;
+}
+
+static void write_escape(pj_buf_t *b, long cp)
+{
+    char esc[8];
+    const char *named = cp == '"' ? "\\\"" : cp == '\\' ? "\\\\" : cp == '\n' ? "\\n" : cp == '\r' ? "\\r"
+                      : cp == '\t' ? "\\t" : cp == '\b' ? "\\b" : cp == '\f' ? "\\f" : NULL;
+    if (named == NULL)
+        snprintf(esc, sizeof(esc), "\\u%04lx", (unsigned long)cp & 0xFFFF);
+    buf_puts(b, named != NULL ? named : esc);
+}
+
+/* s is valid UTF-8 here (see string_json), so multi-byte characters are copied as they are. */
 static void write_string(pj_buf_t *b, const char *s, size_t n)
 {
-    size_t run = 0;
-    char esc[8];
+    const unsigned char *p = (const unsigned char *)s;
+    size_t run = 0, len;
     buf_puts(b, "\"");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+    for (size_t i = 0; i < n; i += len) {
+        long cp = escaped_code_point(p + i, n - i, &len);
+        if (cp < 0 && p[i] != '"' && p[i] != '\\')
             continue;
         buf_put(b, s + run, i - run);
-        run = i + 1;
-        const char *named = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
-                          : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
-        if (named == NULL)
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-        buf_puts(b, named != NULL ? named : esc);
+        run = i + len;
+        write_escape(b, cp < 0 ? p[i] : cp);
     }
     buf_put(b, s + run, n - run);
     buf_puts(b, "\"");

@@ -57,6 +57,50 @@ void fd_tr_error_in(fd_translator_t *tr, const void *addr, const char *sub, cons
     va_end(ap);
 }
 
+typedef struct fd_tr_cluster_ref {
+    char *path, *name;
+    fd_cfg_mark_t mark;
+    fd_tr_ref_kind_t kind;
+} fd_tr_cluster_ref_t;
+
+void fd_tr_require_cluster(fd_translator_t *tr, const void *addr, const char *field, const char *name,
+                           fd_tr_ref_kind_t kind)
+{
+    if (name[0] == '\0') {
+        fd_tr_error_in(tr, addr, field, "cluster name is empty");
+        return;
+    }
+    if (kind == FD_TR_REF_ROUTE && tr->have_cds)
+        return;
+    fd_tr_cluster_ref_t *refs = realloc(tr->cluster_refs, (tr->n_cluster_refs + 1) * sizeof(*refs));
+    if (refs == NULL)
+        abort();
+    tr->cluster_refs = refs;
+    size_t saved = fd_tr_push(tr, field);
+    refs[tr->n_cluster_refs++] = (fd_tr_cluster_ref_t){strdup(tr->path), strdup(name),
+                                                       fd_cfg_source_mark(tr->src, addr), kind};
+    fd_tr_pop(tr, saved);
+}
+
+void fd_tr_check_cluster_refs(fd_translator_t *tr)
+{
+    for (size_t i = 0; i < tr->n_cluster_refs; i++) {
+        fd_tr_cluster_ref_t *ref = &tr->cluster_refs[i];
+        if (fd_config_find_cluster(tr->config, ref->name, strlen(ref->name)) == NULL)
+            fd_cfg_errors_add(tr->errs, tr->src != NULL ? tr->src->name : NULL, ref->mark, ref->path,
+                              ref->kind == FD_TR_REF_XDS
+                                  ? "the xDS cluster '%s' is not defined in static_resources.clusters (the control "
+                                    "server must be a static cluster)"
+                                  : "unknown cluster '%s': no cluster of that name in static_resources.clusters",
+                              ref->name);
+        free(ref->path);
+        free(ref->name);
+    }
+    free(tr->cluster_refs);
+    tr->cluster_refs = NULL;
+    tr->n_cluster_refs = 0;
+}
+
 void *fd_tr_alloc(fd_translator_t *tr, size_t size)
 {
     void *p = h2o_mem_alloc_pool(&tr->config->pool, size ? size : 1);
@@ -136,19 +180,6 @@ static void translate_listeners(fd_translator_t *tr, Envoy__Config__Listener__V3
     }
 }
 
-/* The xDS control server must be reachable before any dynamic config exists. */
-static void check_xds_cluster(fd_translator_t *tr, const fd_config_source_ref_t *ref, const void *addr,
-                              const char *field)
-{
-    if (!ref->present || ref->ads || ref->cluster.len == 0)
-        return;
-    if (fd_config_find_cluster(tr->config, ref->cluster.base, ref->cluster.len) == NULL)
-        fd_tr_error_in(tr, addr, field,
-                       "the xDS cluster '%s' is not defined in static_resources.clusters (the control server must be "
-                       "a static cluster)",
-                       ref->cluster.base);
-}
-
 static void translate_dynamic(fd_translator_t *tr, const Envoy__Config__Bootstrap__V3__Bootstrap__DynamicResources *dr)
 {
     if (dr == NULL)
@@ -156,29 +187,20 @@ static void translate_dynamic(fd_translator_t *tr, const Envoy__Config__Bootstra
     size_t saved = fd_tr_push(tr, "dynamic_resources");
     fd_config_t *config = tr->config;
     if (dr->ads_config != NULL) {
-        Envoy__Config__Core__V3__ConfigSource cs = ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__INIT;
-        cs.config_source_specifier_case = ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_API_CONFIG_SOURCE;
-        cs.api_config_source = dr->ads_config;
         size_t s = fd_tr_push(tr, "ads_config");
-        fd_tr_config_source(tr, &cs, &config->ads);
-        config->ads.ads = 0;
+        fd_tr_api_config_source(tr, dr->ads_config, &config->ads);
         fd_tr_pop(tr, s);
-        check_xds_cluster(tr, &config->ads, dr->ads_config, "ads_config");
     }
     if (dr->lds_config != NULL) {
         size_t s = fd_tr_push(tr, "lds_config");
         fd_tr_config_source(tr, dr->lds_config, &config->lds);
         fd_tr_pop(tr, s);
-        check_xds_cluster(tr, &config->lds, dr->lds_config, "lds_config");
     }
     if (dr->cds_config != NULL) {
         size_t s = fd_tr_push(tr, "cds_config");
         fd_tr_config_source(tr, dr->cds_config, &config->cds);
         fd_tr_pop(tr, s);
-        check_xds_cluster(tr, &config->cds, dr->cds_config, "cds_config");
     }
-    if ((config->lds.ads || config->cds.ads) && dr->ads_config == NULL)
-        fd_tr_error(tr, dr, "lds_config or cds_config uses 'ads: {}' but ads_config is not set");
     fd_tr_pop(tr, saved);
 }
 
@@ -203,6 +225,11 @@ fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstra
     translate_dynamic(&tr, dr);
     if (sr != NULL)
         translate_listeners(&tr, sr->listeners, sr->n_listeners);
+    fd_tr_check_cluster_refs(&tr);
+    if (tr.first_ads_use != NULL && !config->ads.present)
+        fd_cfg_errors_add(errs, src != NULL ? src->name : NULL, tr.first_ads_mark, tr.first_ads_use,
+                          "'ads: {}' needs dynamic_resources.ads_config (the aggregated stream to use)");
+    free(tr.first_ads_use);
     if (errs->count + errs->dropped != errors_before) {
         fd_config_release(config);
         return NULL;

@@ -4,16 +4,6 @@
 
 #include "proxy/config/translate_int.h"
 
-/* A route naming a cluster that does not exist is an error only when no CDS could add it. */
-static void check_cluster(fd_translator_t *tr, const void *addr, const char *field, const char *name)
-{
-    if (name[0] == '\0')
-        fd_tr_error_in(tr, addr, field, "cluster name is empty");
-    else if (!tr->have_cds && fd_config_find_cluster(tr->config, name, strlen(name)) == NULL)
-        fd_tr_error_in(tr, addr, field, "unknown cluster '%s': no cluster of that name in static_resources.clusters",
-                       name);
-}
-
 static void translate_weighted(fd_translator_t *tr, const Envoy__Config__Route__V3__WeightedCluster *wc,
                                fd_route_forward_t *out)
 {
@@ -26,10 +16,10 @@ static void translate_weighted(fd_translator_t *tr, const Envoy__Config__Route__
         fd_weighted_cluster_t *w = &out->weighted[i];
         size_t s = fd_tr_push_index(tr, "clusters", i);
         w->name = fd_tr_string(tr, cw->name);
-        check_cluster(tr, &cw->name, "name", cw->name);
+        fd_tr_require_cluster(tr, &cw->name, "name", cw->name, FD_TR_REF_ROUTE);
         w->weight = cw->weight != NULL ? cw->weight->value : 0;
         total += w->weight;
-        fd_tr_header_ops(tr, cw->request_headers_to_add, cw->n_request_headers_to_add, cw->request_headers_to_remove,
+        fd_tr_header_ops(tr, "request", cw->request_headers_to_add, cw->n_request_headers_to_add, cw->request_headers_to_remove,
                          cw->n_request_headers_to_remove, &w->headers);
         fd_tr_pop(tr, s);
     }
@@ -127,7 +117,7 @@ static void translate_cluster_specifier(fd_translator_t *tr, const Envoy__Config
     switch (ra->cluster_specifier_case) {
     case ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__CLUSTER_SPECIFIER_CLUSTER:
         out->cluster = fd_tr_string(tr, ra->cluster);
-        check_cluster(tr, &ra->cluster, "cluster", ra->cluster);
+        fd_tr_require_cluster(tr, &ra->cluster, "cluster", ra->cluster, FD_TR_REF_ROUTE);
         break;
     case ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__CLUSTER_SPECIFIER_CLUSTER_HEADER:
         out->cluster_header = fd_tr_string_lower(tr, ra->cluster_header);

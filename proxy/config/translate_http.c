@@ -85,8 +85,6 @@ static void translate_routes(fd_translator_t *tr, const hcm_t *hcm, fd_http_mana
         } else {
             size_t s = fd_tr_push(tr, "config_source");
             fd_tr_config_source(tr, hcm->rds->config_source, &out->rds_source);
-            if (out->rds_source.ads && !tr->config->ads.present)
-                fd_tr_error(tr, hcm->rds->config_source, "'ads: {}' needs dynamic_resources.ads_config");
             fd_tr_pop(tr, s);
         }
         fd_tr_pop(tr, saved);

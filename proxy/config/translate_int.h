@@ -23,7 +23,22 @@ typedef struct fd_translator {
     char path[1024];
     size_t path_len;
     int have_cds; /* clusters may arrive later: a route naming an unknown cluster is fine */
+    struct fd_tr_cluster_ref *cluster_refs; /* checked once every cluster is known */
+    size_t n_cluster_refs;
+    char *first_ads_use; /* path of the first 'ads: {}', checked against ads_config at the end */
+    fd_cfg_mark_t first_ads_mark;
 } fd_translator_t;
+
+typedef enum fd_tr_ref_kind {
+    FD_TR_REF_ROUTE, /* a route's cluster: may also come from CDS */
+    FD_TR_REF_XDS,   /* a control server's cluster: must be static */
+} fd_tr_ref_kind_t;
+
+/* Records that the cluster `name` must exist; field (under the current path) and addr say
+ * where it was named. Checked by fd_tr_check_cluster_refs once all clusters are known. */
+void fd_tr_require_cluster(fd_translator_t *tr, const void *addr, const char *field, const char *name,
+                           fd_tr_ref_kind_t kind);
+void fd_tr_check_cluster_refs(fd_translator_t *tr);
 
 /* Path bookkeeping: push returns the length to pop back to. */
 size_t fd_tr_push(fd_translator_t *tr, const char *field);
@@ -63,8 +78,11 @@ int fd_tr_string_matcher(fd_translator_t *tr, const Envoy__Type__Matcher__V3__St
 int fd_tr_socket_address(fd_translator_t *tr, const Envoy__Config__Core__V3__Address *addr,
                          fd_socket_address_t *out, int allow_hostname);
 int fd_tr_data_source(fd_translator_t *tr, const Envoy__Config__Core__V3__DataSource *ds, fd_string_t *out);
-void fd_tr_header_ops(fd_translator_t *tr, Envoy__Config__Core__V3__HeaderValueOption *const *add, size_t n_add,
-                      char *const *remove, size_t n_remove, fd_header_ops_t *out);
+/* request_headers_to_add/remove or response_... (which: "request" or "response"). */
+void fd_tr_header_ops(fd_translator_t *tr, const char *which, Envoy__Config__Core__V3__HeaderValueOption *const *add,
+                      size_t n_add, char *const *remove, size_t n_remove, fd_header_ops_t *out);
+void fd_tr_api_config_source(fd_translator_t *tr, const Envoy__Config__Core__V3__ApiConfigSource *api,
+                             fd_config_source_ref_t *out);
 void fd_tr_config_source(fd_translator_t *tr, const Envoy__Config__Core__V3__ConfigSource *cs,
                          fd_config_source_ref_t *out);
 

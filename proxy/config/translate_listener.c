@@ -67,10 +67,12 @@ static void translate_chain_match(fd_translator_t *tr, const Envoy__Config__List
     out->n_server_names = m->n_server_names;
     for (size_t i = 0; i < m->n_server_names; i++) {
         const char *name = m->server_names[i], *star = strchr(name, '*');
+        size_t s = fd_tr_push_index(tr, "server_names", i);
         if (name[0] == '\0' || (star != NULL && (star != name || name[1] != '.')))
             fd_tr_error(tr, &m->server_names[i],
                         "server name '%s' is not valid: use a host name or a leading wildcard such as '*.example.com'",
                         name);
+        fd_tr_pop(tr, s);
         out->server_names[i] = fd_tr_string_lower(tr, name);
     }
     if (m->transport_protocol[0] != '\0' && strcmp(m->transport_protocol, "tls") != 0 &&

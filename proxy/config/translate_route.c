@@ -1,6 +1,7 @@
 /* Route configurations: virtual hosts and their domains (ordered for lookup with
  * Envoy's precedence), routes with their matches, and the header mutations at each
  * level. Route actions are in translate_action.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,9 +18,12 @@ static void translate_header_matcher(fd_translator_t *tr, const Envoy__Config__R
         fd_tr_error_in(tr, h, "name", "a header matcher needs a name");
     fd_string_match_t *s = &out->string;
     switch (h->header_match_specifier_case) {
-    case ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_STRING_MATCH:
+    case ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_STRING_MATCH: {
+        size_t saved = fd_tr_push(tr, "string_match");
         fd_tr_string_matcher(tr, h->string_match, s);
+        fd_tr_pop(tr, saved);
         break;
+    }
     case ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_EXACT_MATCH:
         *s = (fd_string_match_t){.kind = FD_STRING_MATCH_EXACT, .value = fd_tr_string(tr, h->exact_match)};
         break;
@@ -33,9 +37,13 @@ static void translate_header_matcher(fd_translator_t *tr, const Envoy__Config__R
         *s = (fd_string_match_t){.kind = FD_STRING_MATCH_CONTAINS, .value = fd_tr_string(tr, h->contains_match)};
         break;
     case ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_SAFE_REGEX_MATCH:
+    {
+        size_t saved = fd_tr_push(tr, "safe_regex_match.regex");
         s->kind = FD_STRING_MATCH_REGEX;
-        s->regex = fd_tr_regex(tr, h->safe_regex_match, h->safe_regex_match->regex, FD_TR_REGEX_FULL_MATCH);
+        s->regex = fd_tr_regex(tr, &h->safe_regex_match->regex, h->safe_regex_match->regex, FD_TR_REGEX_FULL_MATCH);
+        fd_tr_pop(tr, saved);
         break;
+    }
     case ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_RANGE_MATCH:
         out->kind = FD_HEADER_MATCH_RANGE;
         out->range_start = h->range_match->start;
@@ -60,9 +68,11 @@ static void translate_query_matcher(fd_translator_t *tr, const Envoy__Config__Ro
     if (out->name.len == 0)
         fd_tr_error_in(tr, q, "name", "a query parameter matcher needs a name");
     if (q->query_parameter_match_specifier_case ==
-        ENVOY__CONFIG__ROUTE__V3__QUERY_PARAMETER_MATCHER__QUERY_PARAMETER_MATCH_SPECIFIER_STRING_MATCH)
+        ENVOY__CONFIG__ROUTE__V3__QUERY_PARAMETER_MATCHER__QUERY_PARAMETER_MATCH_SPECIFIER_STRING_MATCH) {
+        size_t saved = fd_tr_push(tr, "string_match");
         fd_tr_string_matcher(tr, q->string_match, &out->string);
-    else
+        fd_tr_pop(tr, saved);
+    } else
         out->present_only = 1;
 }
 
@@ -81,9 +91,13 @@ static void translate_match(fd_translator_t *tr, const Envoy__Config__Route__V3_
         break;
     case ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_SAFE_REGEX:
         out->kind = FD_PATH_MATCH_REGEX;
-        out->regex = fd_tr_regex(tr, m->safe_regex, m->safe_regex->regex,
+    {
+        size_t s = fd_tr_push(tr, "safe_regex.regex");
+        out->regex = fd_tr_regex(tr, &m->safe_regex->regex, m->safe_regex->regex,
                                  FD_TR_REGEX_FULL_MATCH | (out->case_sensitive ? 0 : FD_TR_REGEX_IGNORE_CASE));
+        fd_tr_pop(tr, s);
         break;
+    }
     case ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_PATH_SEPARATED_PREFIX:
         out->kind = FD_PATH_MATCH_SEPARATED_PREFIX;
         out->path = fd_tr_string(tr, m->path_separated_prefix);
@@ -120,9 +134,9 @@ static void translate_route(fd_translator_t *tr, const Envoy__Config__Route__V3_
     else
         translate_match(tr, r->match, &out->match);
     fd_tr_route_action(tr, r, out);
-    fd_tr_header_ops(tr, r->request_headers_to_add, r->n_request_headers_to_add, r->request_headers_to_remove,
+    fd_tr_header_ops(tr, "request", r->request_headers_to_add, r->n_request_headers_to_add, r->request_headers_to_remove,
                      r->n_request_headers_to_remove, &out->request_headers);
-    fd_tr_header_ops(tr, r->response_headers_to_add, r->n_response_headers_to_add, r->response_headers_to_remove,
+    fd_tr_header_ops(tr, "response", r->response_headers_to_add, r->n_response_headers_to_add, r->response_headers_to_remove,
                      r->n_response_headers_to_remove, &out->response_headers);
     if (r->n_typed_per_filter_config != 0)
         fd_tr_per_filter_configs(tr, (void *const *)r->typed_per_filter_config, r->n_typed_per_filter_config);
@@ -189,26 +203,58 @@ static void translate_vhost(fd_translator_t *tr, const Envoy__Config__Route__V3_
         fd_tr_pop(tr, s);
     }
     out->require_tls = (int)vh->require_tls;
-    fd_tr_header_ops(tr, vh->request_headers_to_add, vh->n_request_headers_to_add, vh->request_headers_to_remove,
+    fd_tr_header_ops(tr, "request", vh->request_headers_to_add, vh->n_request_headers_to_add, vh->request_headers_to_remove,
                      vh->n_request_headers_to_remove, &out->request_headers);
-    fd_tr_header_ops(tr, vh->response_headers_to_add, vh->n_response_headers_to_add, vh->response_headers_to_remove,
+    fd_tr_header_ops(tr, "response", vh->response_headers_to_add, vh->n_response_headers_to_add, vh->response_headers_to_remove,
                      vh->n_response_headers_to_remove, &out->response_headers);
     if (vh->n_typed_per_filter_config != 0)
         fd_tr_per_filter_configs(tr, (void *const *)vh->typed_per_filter_config, vh->n_typed_per_filter_config);
 }
 
+/* A domain with where it was written, for the duplicate check. */
+typedef struct domain_origin {
+    const fd_domain_t *domain;
+    const void *addr;
+    size_t vhost, index;
+} domain_origin_t;
+
+static int compare_origins(const void *pa, const void *pb)
+{
+    const domain_origin_t *a = pa, *b = pb;
+    int cmp = compare_domains(a->domain, b->domain);
+    if (cmp != 0)
+        return cmp;
+    return a->vhost != b->vhost ? (a->vhost < b->vhost ? -1 : 1) : (a->index < b->index ? -1 : a->index > b->index);
+}
+
+/* Envoy refuses a domain that appears twice in one route configuration. */
 static void check_duplicate_domains(fd_translator_t *tr, const Envoy__Config__Route__V3__RouteConfiguration *rc,
                                     const fd_route_table_t *table)
 {
-    for (size_t i = 1; i < table->n_domains; i++) {
-        const fd_domain_t *a = &table->domains[i - 1], *b = &table->domains[i];
-        if (a->kind == b->kind && a->value.len == b->value.len && memcmp(a->value.base, b->value.base, a->value.len) == 0)
-            fd_tr_error_in(tr, rc, "virtual_hosts",
-                           "domain '%s%.*s%s' appears in both virtual hosts '%s' and '%s'; domains must be unique",
-                           a->kind == FD_DOMAIN_SUFFIX ? "*" : "", (int)a->value.len, a->value.base,
-                           a->kind == FD_DOMAIN_PREFIX || a->kind == FD_DOMAIN_ANY ? "*" : "", a->vhost->name.base,
-                           b->vhost->name.base);
+    domain_origin_t *origins = calloc(table->n_domains + 1, sizeof(*origins));
+    size_t n = 0;
+    if (origins == NULL)
+        abort();
+    for (size_t v = 0; v < rc->n_virtual_hosts; v++)
+        for (size_t i = 0; i < rc->virtual_hosts[v]->n_domains && n < table->n_domains; i++)
+            if (table->domains[n].vhost == &table->vhosts[v]) /* skipped domains had errors already */
+                origins[n] = (domain_origin_t){&table->domains[n], &rc->virtual_hosts[v]->domains[i], v, i}, n++;
+    qsort(origins, n, sizeof(*origins), compare_origins);
+    for (size_t i = 1; i < n; i++) {
+        const domain_origin_t *a = &origins[i - 1], *b = &origins[i];
+        if (compare_domains(a->domain, b->domain) != 0)
+            continue;
+        char field[64];
+        snprintf(field, sizeof(field), "virtual_hosts[%zu].domains[%zu]", b->vhost, b->index);
+        if (a->vhost == b->vhost)
+            fd_tr_error_in(tr, b->addr, field, "domain '%s' is listed twice in virtual host '%s'",
+                           rc->virtual_hosts[b->vhost]->domains[b->index], rc->virtual_hosts[b->vhost]->name);
+        else
+            fd_tr_error_in(tr, b->addr, field,
+                           "domain '%s' is also in virtual host '%s' (virtual_hosts[%zu]); domains must be unique",
+                           rc->virtual_hosts[b->vhost]->domains[b->index], rc->virtual_hosts[a->vhost]->name, a->vhost);
     }
+    free(origins);
 }
 
 void fd_tr_route_table(fd_translator_t *tr, const Envoy__Config__Route__V3__RouteConfiguration *rc,
@@ -231,11 +277,11 @@ void fd_tr_route_table(fd_translator_t *tr, const Envoy__Config__Route__V3__Rout
         translate_vhost(tr, rc->virtual_hosts[i], &out->vhosts[i], out);
         fd_tr_pop(tr, s);
     }
-    qsort(out->domains, out->n_domains, sizeof(*out->domains), compare_domains);
     check_duplicate_domains(tr, rc, out);
-    fd_tr_header_ops(tr, rc->request_headers_to_add, rc->n_request_headers_to_add, rc->request_headers_to_remove,
+    qsort(out->domains, out->n_domains, sizeof(*out->domains), compare_domains);
+    fd_tr_header_ops(tr, "request", rc->request_headers_to_add, rc->n_request_headers_to_add, rc->request_headers_to_remove,
                      rc->n_request_headers_to_remove, &out->request_headers);
-    fd_tr_header_ops(tr, rc->response_headers_to_add, rc->n_response_headers_to_add, rc->response_headers_to_remove,
+    fd_tr_header_ops(tr, "response", rc->response_headers_to_add, rc->n_response_headers_to_add, rc->response_headers_to_remove,
                      rc->n_response_headers_to_remove, &out->response_headers);
     if (rc->n_typed_per_filter_config != 0)
         fd_tr_per_filter_configs(tr, (void *const *)rc->typed_per_filter_config, rc->n_typed_per_filter_config);

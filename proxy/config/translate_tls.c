@@ -21,22 +21,23 @@ static const char *openssl_reason(void)
 }
 
 /* Parses chain and key with OpenSSL and checks that they belong together. */
-static void check_key_pair(fd_translator_t *tr, const void *addr, const fd_tls_certificate_t *cert)
+static void check_key_pair(fd_translator_t *tr, const Envoy__Extensions__TransportSockets__Tls__V3__TlsCertificate *c,
+                           const fd_tls_certificate_t *cert)
 {
     BIO *bio = BIO_new_mem_buf(cert->chain_pem.base, (int)cert->chain_pem.len);
     X509 *x509 = PEM_read_bio_X509(bio, NULL, NULL, NULL);
     BIO_free(bio);
     if (x509 == NULL) {
-        fd_tr_error_in(tr, addr, "certificate_chain", "no PEM certificate could be read: %s", openssl_reason());
+        fd_tr_error_in(tr, &c->certificate_chain, "certificate_chain", "no PEM certificate could be read: %s", openssl_reason());
         return;
     }
     bio = BIO_new_mem_buf(cert->key_pem.base, (int)cert->key_pem.len);
     EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
     BIO_free(bio);
     if (key == NULL)
-        fd_tr_error_in(tr, addr, "private_key", "no PEM private key could be read: %s", openssl_reason());
+        fd_tr_error_in(tr, &c->private_key, "private_key", "no PEM private key could be read: %s", openssl_reason());
     else if (X509_check_private_key(x509, key) != 1)
-        fd_tr_error_in(tr, addr, "private_key", "the private key does not match the certificate (%s)", openssl_reason());
+        fd_tr_error_in(tr, &c->private_key, "private_key", "the private key does not match the certificate (%s)", openssl_reason());
     EVP_PKEY_free(key);
     X509_free(x509);
 }

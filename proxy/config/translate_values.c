@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,10 +91,14 @@ int fd_tr_string_matcher(fd_translator_t *tr, const Envoy__Type__Matcher__V3__St
         out->value = fd_tr_string(tr, m->contains);
         return 0;
     case ENVOY__TYPE__MATCHER__V3__STRING_MATCHER__MATCH_PATTERN_SAFE_REGEX:
+    {
+        size_t saved = fd_tr_push(tr, "safe_regex.regex");
         out->kind = FD_STRING_MATCH_REGEX;
-        out->regex = fd_tr_regex(tr, m->safe_regex, m->safe_regex->regex,
+        out->regex = fd_tr_regex(tr, &m->safe_regex->regex, m->safe_regex->regex,
                                  FD_TR_REGEX_FULL_MATCH | (m->ignore_case ? FD_TR_REGEX_IGNORE_CASE : 0));
+        fd_tr_pop(tr, saved);
         return out->regex != NULL ? 0 : -1;
+    }
     default:
         fd_tr_error(tr, m, "a string matcher needs one of exact, prefix, suffix, contains or safe_regex");
         return -1;
@@ -206,9 +211,13 @@ static int valid_header_name(const char *name)
 static void translate_header_add(fd_translator_t *tr, const Envoy__Config__Core__V3__HeaderValueOption *opt,
                                  fd_header_op_t *out)
 {
-    if (opt->header == NULL || !valid_header_name(opt->header->key)) {
-        fd_tr_error(tr, opt, "header.key '%s' is not a header name that can be added (no pseudo-headers)",
-                    opt->header != NULL ? opt->header->key : "");
+    if (opt->header == NULL) {
+        fd_tr_error(tr, opt, "'header' is required");
+        return;
+    }
+    if (!valid_header_name(opt->header->key)) {
+        fd_tr_error_in(tr, &opt->header->key, "header.key", "'%s' is not a header name that can be added (no pseudo-headers)",
+                       opt->header->key);
         return;
     }
     out->name = fd_tr_string_lower(tr, opt->header->key);
@@ -226,28 +235,42 @@ static void translate_header_add(fd_translator_t *tr, const Envoy__Config__Core_
         out->append = opt->append->value ? FD_HEADER_APPEND_IF_EXISTS_OR_ADD : FD_HEADER_OVERWRITE_IF_EXISTS_OR_ADD;
 }
 
-void fd_tr_header_ops(fd_translator_t *tr, Envoy__Config__Core__V3__HeaderValueOption *const *add, size_t n_add,
-                      char *const *remove, size_t n_remove, fd_header_ops_t *out)
+void fd_tr_header_ops(fd_translator_t *tr, const char *which, Envoy__Config__Core__V3__HeaderValueOption *const *add,
+                      size_t n_add, char *const *remove, size_t n_remove, fd_header_ops_t *out)
 {
+    char field[64];
     out->add = fd_tr_alloc(tr, n_add * sizeof(*out->add));
     out->n_add = n_add;
-    for (size_t i = 0; i < n_add; i++)
+    snprintf(field, sizeof(field), "%s_headers_to_add", which);
+    for (size_t i = 0; i < n_add; i++) {
+        size_t saved = fd_tr_push_index(tr, field, i);
         translate_header_add(tr, add[i], &out->add[i]);
+        fd_tr_pop(tr, saved);
+    }
     out->remove = fd_tr_alloc(tr, n_remove * sizeof(*out->remove));
     out->n_remove = n_remove;
+    snprintf(field, sizeof(field), "%s_headers_to_remove", which);
     for (size_t i = 0; i < n_remove; i++) {
+        size_t saved = fd_tr_push_index(tr, field, i);
         if (!valid_header_name(remove[i]))
             fd_tr_error(tr, &remove[i], "'%s' is not a header name that can be removed", remove[i]);
         out->remove[i] = fd_tr_string_lower(tr, remove[i]);
+        fd_tr_pop(tr, saved);
     }
 }
 
-static void translate_api_source(fd_translator_t *tr, const Envoy__Config__Core__V3__ApiConfigSource *api,
-                                 fd_config_source_ref_t *out)
+void fd_tr_api_config_source(fd_translator_t *tr, const Envoy__Config__Core__V3__ApiConfigSource *api,
+                             fd_config_source_ref_t *out)
 {
+    out->present = 1;
     if (api->api_type != ENVOY__CONFIG__CORE__V3__API_CONFIG_SOURCE__API_TYPE__GRPC &&
         api->api_type != ENVOY__CONFIG__CORE__V3__API_CONFIG_SOURCE__API_TYPE__AGGREGATED_GRPC) {
         fd_tr_error_in(tr, &api->api_type, "api_type", "only GRPC (and AGGREGATED_GRPC) xDS is supported");
+        return;
+    }
+    if (api->transport_api_version == ENVOY__CONFIG__CORE__V3__API_VERSION__V2) {
+        fd_tr_error_in(tr, &api->transport_api_version, "transport_api_version",
+                       "the V2 xDS transport was removed from Envoy; use V3");
         return;
     }
     if (api->n_grpc_services != 1) {
@@ -255,8 +278,11 @@ static void translate_api_source(fd_translator_t *tr, const Envoy__Config__Core_
         return;
     }
     const Envoy__Config__Core__V3__GrpcService *gs = api->grpc_services[0];
-    if (gs->target_specifier_case == ENVOY__CONFIG__CORE__V3__GRPC_SERVICE__TARGET_SPECIFIER_ENVOY_GRPC)
+    if (gs->target_specifier_case == ENVOY__CONFIG__CORE__V3__GRPC_SERVICE__TARGET_SPECIFIER_ENVOY_GRPC) {
         out->cluster = fd_tr_string(tr, gs->envoy_grpc->cluster_name);
+        fd_tr_require_cluster(tr, &gs->envoy_grpc->cluster_name, "grpc_services[0].envoy_grpc.cluster_name",
+                              gs->envoy_grpc->cluster_name, FD_TR_REF_XDS);
+    }
     else if (gs->target_specifier_case == ENVOY__CONFIG__CORE__V3__GRPC_SERVICE__TARGET_SPECIFIER_GOOGLE_GRPC)
         out->target_uri = fd_tr_string(tr, gs->google_grpc->target_uri);
     else
@@ -272,10 +298,19 @@ void fd_tr_config_source(fd_translator_t *tr, const Envoy__Config__Core__V3__Con
     switch (cs->config_source_specifier_case) {
     case ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_ADS:
         out->ads = 1;
+        if (tr->first_ads_use == NULL) {
+            size_t saved = fd_tr_push(tr, "ads");
+            tr->first_ads_use = strdup(tr->path);
+            tr->first_ads_mark = fd_cfg_source_mark(tr->src, &cs->ads);
+            fd_tr_pop(tr, saved);
+        }
         break;
-    case ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_API_CONFIG_SOURCE:
-        translate_api_source(tr, cs->api_config_source, out);
+    case ENVOY__CONFIG__CORE__V3__CONFIG_SOURCE__CONFIG_SOURCE_SPECIFIER_API_CONFIG_SOURCE: {
+        size_t saved = fd_tr_push(tr, "api_config_source");
+        fd_tr_api_config_source(tr, cs->api_config_source, out);
+        fd_tr_pop(tr, saved);
         break;
+    }
     default:
         fd_tr_error(tr, cs, "only 'ads' and 'api_config_source' (gRPC) config sources are supported");
     }
