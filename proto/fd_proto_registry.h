@@ -14,6 +14,10 @@ const ProtobufCMessageDescriptor *fd_proto_registry_find(const char *full_name, 
  * accepting any prefix up to the last '/', as protobuf's JSON mapping does. */
 const ProtobufCMessageDescriptor *fd_proto_registry_find_type_url(const char *url, size_t len);
 
+/* The declared message whose full name is closest to name (a typo of it: at most two
+ * edits), or NULL. */
+const char *fd_proto_registry_closest(const char *name);
+
 /* Iterates the registry: descriptors sorted by name; NULL past the end. */
 const ProtobufCMessageDescriptor *fd_proto_registry_at(size_t index);
 

@@ -34,6 +34,43 @@ const ProtobufCMessageDescriptor *fd_proto_registry_find_type_url(const char *ur
     return fd_proto_registry_find(url + start, len - start);
 }
 
+static size_t edit_distance(const char *a, const char *b, size_t limit)
+{
+    size_t la = strlen(a), lb = strlen(b), row[256];
+    if (la > 250 || lb > 250 || (la > lb ? la - lb : lb - la) > limit)
+        return limit + 1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0], best = row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], v = diag + (a[i - 1] != b[j - 1]);
+            v = up + 1 < v ? up + 1 : v;
+            v = row[j - 1] + 1 < v ? row[j - 1] + 1 : v;
+            diag = up;
+            row[j] = v;
+            best = v < best ? v : best;
+        }
+        if (best > limit)
+            return limit + 1;
+    }
+    return row[lb];
+}
+
+const char *fd_proto_registry_closest(const char *name)
+{
+    const char *best = NULL;
+    size_t best_distance = 3;
+    for (size_t i = 0; i < registry_len; i++) {
+        size_t d = edit_distance(name, registry[i]->name, 2);
+        if (d > 0 && d < best_distance) {
+            best = registry[i]->name;
+            best_distance = d;
+        }
+    }
+    return best;
+}
+
 const ProtobufCMessageDescriptor *fd_proto_registry_at(size_t index)
 {
     return index < registry_len ? registry[index] : NULL;

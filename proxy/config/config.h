@@ -220,6 +220,7 @@ typedef struct fd_virtual_host {
     size_t n_routes;
     fd_header_ops_t request_headers, response_headers;
     int require_tls; /* 0 none, 1 external only, 2 all */
+    struct fd_route_index *index; /* built by fd_route_index_build (proxy/router/route_match.h) */
 } fd_virtual_host_t;
 
 typedef struct fd_route_table {
@@ -231,6 +232,7 @@ typedef struct fd_route_table {
     fd_domain_t *domains;
     size_t n_domains;
     fd_header_ops_t request_headers, response_headers;
+    struct fd_domain_index *index; /* built by fd_route_index_build (proxy/router/route_match.h) */
 } fd_route_table_t;
 
 /* ---- HTTP connection manager ---- */

@@ -595,8 +595,14 @@ static int add_payload(pj_ctx_t *ctx, json_t *obj, const ProtobufCMessage *paylo
     return rc;
 }
 
-/* The payload is the message the loader decoded, else Any.value unpacked here; bytes that
- * name no known type or do not decode print as base64, so nothing is lost. */
+/* Bytes that name no known type or do not decode print as base64, so nothing is lost; no
+ * bytes (an optional extension frontdesk lacks, as the loader keeps it) print just '@type'. */
+static int add_opaque_payload(json_t *obj, const ProtobufCBinaryData *value)
+{
+    return value->len == 0 ? 0 : set_key(obj, "value_base64", bytes_json(value));
+}
+
+/* The payload is the message the loader decoded, else Any.value unpacked here. */
 static int add_any_payload(pj_ctx_t *ctx, json_t *obj, const Google__Protobuf__Any *any)
 {
     const char *url = any->type_url != NULL ? any->type_url : "";
@@ -611,7 +617,7 @@ static int add_any_payload(pj_ctx_t *ctx, json_t *obj, const Google__Protobuf__A
         payload = owned = protobuf_c_message_unpack(type, NULL, any->value.len, data);
         ctx->src = NULL;
     }
-    int rc = payload != NULL ? add_payload(ctx, obj, payload) : set_key(obj, "value_base64", bytes_json(&any->value));
+    int rc = payload != NULL ? add_payload(ctx, obj, payload) : add_opaque_payload(obj, &any->value);
     ctx->src = src;
     if (owned != NULL)
         protobuf_c_message_free_unpacked(owned, NULL);

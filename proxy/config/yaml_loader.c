@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "proxy/config/yaml_loader_int.h"
 
@@ -99,36 +100,98 @@ const char *fd_yaml_expect_scalar(fd_yaml_loader_t *ld, const yaml_node_t *node,
     return NULL;
 }
 
-/* Each node visit costs budget, so alias bombs and deep nesting end with an error. */
+/* Each node visit costs budget, so alias bombs end with an error (reported once). */
+static int spend_budget(fd_yaml_loader_t *ld, const yaml_node_t *node)
+{
+    if (ld->budget > 0) {
+        ld->budget--;
+        return 1;
+    }
+    if (!ld->budget_reported)
+        fd_yaml_error(ld, node, "document too large after expanding aliases (over %d nodes)", FD_YAML_NODE_BUDGET);
+    ld->budget_reported = 1;
+    return 0;
+}
+
+/* Whether node is being walked already: reached again through an alias to itself. */
+static int walking(const fd_yaml_loader_t *ld, const yaml_node_t *node)
+{
+    for (unsigned i = 0; i < ld->depth; i++)
+        if (ld->walking[i] == node)
+            return 1;
+    return 0;
+}
+
+/* Pays for a message, Value or merge source and pushes it on the walk, so alias bombs,
+ * recursive anchors and deep nesting end with an error instead of running away. */
 static int enter_node(fd_yaml_loader_t *ld, const yaml_node_t *node)
 {
-    if (ld->budget == 0 || ld->depth >= FD_YAML_MAX_DEPTH) {
+    if (!spend_budget(ld, node))
+        return 0;
+    if (walking(ld, node)) {
+        fd_yaml_error(ld, node, "an alias inside %s refers back to it (a recursive anchor), so it would never end",
+                      fd_yaml_node_kind(node));
+        return 0;
+    }
+    if (ld->depth >= FD_YAML_MAX_DEPTH) {
         if (!ld->budget_reported)
-            fd_yaml_error(ld, node, ld->budget == 0 ? "document too large after expanding aliases (over %d nodes)"
-                                                    : "nesting deeper than %d levels",
-                          ld->budget == 0 ? FD_YAML_NODE_BUDGET : FD_YAML_MAX_DEPTH);
+            fd_yaml_error(ld, node, "nesting deeper than %d levels", FD_YAML_MAX_DEPTH);
         ld->budget_reported = 1;
         return 0;
     }
-    ld->budget--;
-    ld->depth++;
+    ld->walking[ld->depth++] = node;
     return 1;
 }
 
 /* The key/value pairs of a mapping after YAML merge keys ("<<: *base"): own keys first,
- * then merged keys not already present, in order. */
+ * then merged keys not already present, in order. A hash index of each scalar key's
+ * first pair keeps key lookups constant-time, so big or much-merged mappings stay linear. */
 typedef struct pair_list {
     yaml_node_t **keys, **values;
     size_t count, capacity;
+    size_t *first;  /* open addressing: 1 + the index of a key's first pair, 0 when free */
+    size_t slots;   /* a power of two, over twice the keys indexed; 0 before the first */
+    size_t indexed; /* distinct scalar keys */
 } pair_list_t;
+
+static const char *pair_key(const pair_list_t *pairs, size_t i)
+{
+    const yaml_node_t *key = pairs->keys[i];
+    return key->type == YAML_SCALAR_NODE ? (const char *)key->data.scalar.value : NULL;
+}
+
+/* The slot holding key's first pair, or the free slot where it would go. */
+static size_t pair_slot(const pair_list_t *pairs, const char *key)
+{
+    uint64_t h = 14695981039346656037u; /* FNV-1a */
+    for (const char *c = key; *c != '\0'; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211u;
+    size_t slot = (size_t)h & (pairs->slots - 1);
+    while (pairs->first[slot] != 0 && strcmp(pair_key(pairs, pairs->first[slot] - 1), key) != 0)
+        slot = (slot + 1) & (pairs->slots - 1);
+    return slot;
+}
+
+static void pair_index_grow(pair_list_t *pairs)
+{
+    size_t *old = pairs->first, old_slots = pairs->slots;
+    pairs->slots = old_slots ? old_slots * 2 : 32;
+    pairs->first = calloc(pairs->slots, sizeof(*pairs->first));
+    if (pairs->first == NULL)
+        abort();
+    for (size_t s = 0; s < old_slots; s++)
+        if (old[s] != 0)
+            pairs->first[pair_slot(pairs, pair_key(pairs, old[s] - 1))] = old[s];
+    free(old);
+}
 
 /* Whether one of the first limit pairs has this scalar key. */
 static int pair_list_has(const pair_list_t *pairs, size_t limit, const char *key)
 {
-    for (size_t i = 0; i < limit && i < pairs->count; i++)
-        if (pairs->keys[i]->type == YAML_SCALAR_NODE && strcmp((char *)pairs->keys[i]->data.scalar.value, key) == 0)
-            return 1;
-    return 0;
+    if (pairs->slots == 0)
+        return 0;
+    size_t first = pairs->first[pair_slot(pairs, key)];
+    return first != 0 && first - 1 < limit;
 }
 
 static void pair_list_add(pair_list_t *pairs, yaml_node_t *key, yaml_node_t *value)
@@ -142,6 +205,23 @@ static void pair_list_add(pair_list_t *pairs, yaml_node_t *key, yaml_node_t *val
     }
     pairs->keys[pairs->count] = key;
     pairs->values[pairs->count++] = value;
+    const char *name = pair_key(pairs, pairs->count - 1);
+    if (name == NULL)
+        return;
+    if ((pairs->indexed + 1) * 2 > pairs->slots)
+        pair_index_grow(pairs);
+    size_t slot = pair_slot(pairs, name);
+    if (pairs->first[slot] == 0) {
+        pairs->first[slot] = pairs->count;
+        pairs->indexed++;
+    }
+}
+
+static void pair_list_free(pair_list_t *pairs)
+{
+    free(pairs->keys);
+    free(pairs->values);
+    free(pairs->first);
 }
 
 static int is_merge_key(const yaml_node_t *key)
@@ -181,13 +261,29 @@ static void collect_pairs(fd_yaml_loader_t *ld, yaml_node_t *map, pair_list_t *p
         yaml_node_t *value = yaml_document_get_node(ld->doc, p->value);
         if (is_merge_key(key))
             continue;
-        if (merged && key->type == YAML_SCALAR_NODE && pair_list_has(pairs, pairs->count, (char *)key->data.scalar.value))
+        if (merged && key->type == YAML_SCALAR_NODE &&
+            pair_list_has(pairs, pairs->count, (char *)key->data.scalar.value)) {
+            if (!spend_budget(ld, key)) /* merging the same keys again and again is an alias bomb too */
+                return;
             continue;
+        }
         pair_list_add(pairs, key, value);
     }
     for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
         if (is_merge_key(yaml_document_get_node(ld->doc, p->key)))
             collect_merge(ld, yaml_document_get_node(ld->doc, p->value), pairs);
+}
+
+yaml_node_t *fd_yaml_mapping_get(fd_yaml_loader_t *ld, yaml_node_t *map, const char *key)
+{
+    pair_list_t pairs = {0};
+    yaml_node_t *found = NULL;
+    collect_pairs(ld, map, &pairs, 0);
+    for (size_t i = 0; i < pairs.count && found == NULL; i++)
+        if (pair_key(&pairs, i) != NULL && strcmp(pair_key(&pairs, i), key) == 0)
+            found = pairs.values[i];
+    pair_list_free(&pairs);
+    return found;
 }
 
 /* "connectTimeout" -> "connect_timeout"; snake_case names pass through unchanged. */
@@ -245,6 +341,10 @@ static void report_unknown_field(fd_yaml_loader_t *ld, yaml_node_t *key, const P
 {
     const char *name = (const char *)key->data.scalar.value, *best = NULL;
     char snake[256];
+    if (ld->errs->count == FD_CFG_ERRORS_MAX) { /* the error is only counted: skip the costly suggestion */
+        fd_yaml_error(ld, key, "unknown field '%s' in %s", name, desc->name);
+        return;
+    }
     camel_to_snake(name, snake, sizeof(snake));
     size_t best_distance = strlen(snake) / 3 + 1;
     if (best_distance > 3)
@@ -319,11 +419,16 @@ static void load_map(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFie
     size_t n = 0;
     if (entries == NULL)
         abort();
+    int scalar_values = entry_desc->fields[1].type != PROTOBUF_C_TYPE_MESSAGE;
     for (size_t i = 0; i < pairs.count; i++) {
         const char *key = fd_yaml_expect_scalar(ld, pairs.keys[i], "a scalar map key");
+        int duplicate = key != NULL && pair_list_has(&pairs, i, key);
+        /* a message value pays for itself as it is entered; any other entry pays here */
+        if ((key == NULL || duplicate || scalar_values) && !spend_budget(ld, pairs.keys[i]))
+            break;
         if (key == NULL)
             continue;
-        if (pair_list_has(&pairs, i, key)) {
+        if (duplicate) {
             fd_yaml_error(ld, pairs.keys[i], "key '%s' is given twice", key);
             continue;
         }
@@ -344,8 +449,7 @@ static void load_map(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFie
         ld->extension_name = outer_name;
         fd_yaml_path_pop(ld, saved);
     }
-    free(pairs.keys);
-    free(pairs.values);
+    pair_list_free(&pairs);
     *(size_t *)((char *)msg + field->quantifier_offset) = n;
     *(ProtobufCMessage ***)((char *)msg + field->offset) = entries;
 }
@@ -368,6 +472,8 @@ static void load_repeated(fd_yaml_loader_t *ld, yaml_node_t *node, const Protobu
         abort();
     for (size_t i = 0; i < count; i++) {
         yaml_node_t *item = yaml_document_get_node(ld->doc, node->data.sequence.items.start[i]);
+        if (field->type != PROTOBUF_C_TYPE_MESSAGE && !spend_budget(ld, item))
+            break; /* a message item pays as it is entered, a scalar here */
         size_t saved = fd_yaml_path_push_index(ld, i);
         if (load_value(ld, item, field, array + n * size) == 0) {
             void *mark_addr = field->type == PROTOBUF_C_TYPE_MESSAGE ? *(void **)(array + n * size) : array + n * size;
@@ -394,6 +500,7 @@ static const ProtobufCFieldDescriptor *oneof_conflict(const ProtobufCMessage *ms
 static void load_field(fd_yaml_loader_t *ld, yaml_node_t *key, yaml_node_t *value,
                        const ProtobufCFieldDescriptor *field, ProtobufCMessage *msg)
 {
+    ld->field_key = key;
     size_t saved = fd_yaml_path_push_field(ld, field->name);
     const ProtobufCFieldDescriptor *other = oneof_conflict(msg, field);
     if (other != NULL) {
@@ -435,21 +542,32 @@ void fd_yaml_fill_message(fd_yaml_loader_t *ld, yaml_node_t *node, ProtobufCMess
     if (seen == NULL)
         abort();
     const char *outer_name = ld->extension_name;
+    int outer_optional = ld->extension_optional;
     ld->extension_name = NULL;
-    for (size_t i = 0; i < pairs.count; i++)
-        if (pairs.keys[i]->type == YAML_SCALAR_NODE && pairs.values[i]->type == YAML_SCALAR_NODE &&
-            strcmp((const char *)pairs.keys[i]->data.scalar.value, "name") == 0)
-            ld->extension_name = (const char *)pairs.values[i]->data.scalar.value;
+    ld->extension_optional = 0;
+    for (size_t i = 0; i < pairs.count; i++) {
+        if (pair_key(&pairs, i) == NULL || pairs.values[i]->type != YAML_SCALAR_NODE)
+            continue;
+        const char *value = (const char *)pairs.values[i]->data.scalar.value;
+        if (strcmp(pair_key(&pairs, i), "name") == 0)
+            ld->extension_name = value;
+        else if (strcmp(pair_key(&pairs, i), "is_optional") == 0 || strcmp(pair_key(&pairs, i), "isOptional") == 0)
+            ld->extension_optional = strcasecmp(value, "true") == 0;
+    }
     for (size_t i = 0; i < pairs.count; i++) {
         const char *name = fd_yaml_expect_scalar(ld, pairs.keys[i], "a field name");
-        if (name == NULL || (skip_key != NULL && strcmp(name, skip_key) == 0))
+        int skipped = name == NULL || (skip_key != NULL && strcmp(name, skip_key) == 0);
+        const ProtobufCFieldDescriptor *field = skipped ? NULL : find_field(desc, name);
+        size_t index = field != NULL ? (size_t)(field - desc->fields) : 0;
+        /* a field's first value pays as it loads; a key that loads nothing pays here */
+        if ((skipped || field == NULL || seen[index]) && !spend_budget(ld, pairs.keys[i]))
+            break;
+        if (skipped)
             continue;
-        const ProtobufCFieldDescriptor *field = find_field(desc, name);
         if (field == NULL) {
             report_unknown_field(ld, pairs.keys[i], desc);
             continue;
         }
-        size_t index = (size_t)(field - desc->fields);
         if (seen[index]) {
             fd_yaml_error(ld, pairs.keys[i], "field '%s' is given twice", field->name);
             continue;
@@ -458,9 +576,9 @@ void fd_yaml_fill_message(fd_yaml_loader_t *ld, yaml_node_t *node, ProtobufCMess
         load_field(ld, pairs.keys[i], pairs.values[i], field, msg);
     }
     ld->extension_name = outer_name;
+    ld->extension_optional = outer_optional;
     free(seen);
-    free(pairs.keys);
-    free(pairs.values);
+    pair_list_free(&pairs);
 }
 
 ProtobufCMessage *fd_yaml_load_message_node(fd_yaml_loader_t *ld, yaml_node_t *node,
@@ -487,11 +605,50 @@ ProtobufCMessage *fd_yaml_load_message_node(fd_yaml_loader_t *ld, yaml_node_t *n
 static void report_syntax_error(fd_cfg_errors_t *errs, const char *source, const yaml_parser_t *parser)
 {
     fd_cfg_mark_t mark = {(unsigned)parser->problem_mark.line + 1, (unsigned)parser->problem_mark.column + 1};
-    if (parser->context != NULL)
+    if (parser->context != NULL && (strstr(parser->context, "flow") || strstr(parser->context, "quoted")) &&
+        parser->context_mark.index != parser->problem_mark.index)
+        /* an unclosed '[', '{' or quote: where it began is what needs fixing */
+        fd_cfg_errors_add(errs, source, mark, NULL, "YAML syntax error: %s %s (begun at line %u, column %u)",
+                          parser->problem, parser->context, (unsigned)parser->context_mark.line + 1,
+                          (unsigned)parser->context_mark.column + 1);
+    else if (parser->context != NULL)
         fd_cfg_errors_add(errs, source, mark, NULL, "YAML syntax error: %s %s", parser->problem, parser->context);
     else
         fd_cfg_errors_add(errs, source, mark, NULL, "YAML syntax error: %s",
                           parser->problem ? parser->problem : "unreadable input");
+}
+
+/* A first pass over libyaml's events checks that lists and mappings nest at most
+ * FD_YAML_MAX_NESTING deep before the document is built: libyaml checks every token
+ * against every open '[' or '{', so 64 KiB of '[' took seconds and 128 KiB a minute.
+ * Syntax errors are left to the load, which meets them at the same place. Returns 0, or
+ * -1 after reporting the error. */
+static int check_nesting(const char *text, size_t len, const char *source, fd_cfg_errors_t *errs)
+{
+    yaml_parser_t parser;
+    yaml_event_t event;
+    int depth = 0, result = 0, done = 0;
+    if (!yaml_parser_initialize(&parser))
+        abort();
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    while (!done && yaml_parser_parse(&parser, &event)) {
+        if (event.type == YAML_SEQUENCE_START_EVENT || event.type == YAML_MAPPING_START_EVENT)
+            depth++;
+        else if (event.type == YAML_SEQUENCE_END_EVENT || event.type == YAML_MAPPING_END_EVENT)
+            depth--;
+        done = event.type == YAML_DOCUMENT_END_EVENT || event.type == YAML_STREAM_END_EVENT;
+        if (depth > FD_YAML_MAX_NESTING) {
+            fd_cfg_mark_t mark = {(unsigned)event.start_mark.line + 1, (unsigned)event.start_mark.column + 1};
+            fd_cfg_errors_add(errs, source, mark, NULL,
+                              "lists and mappings nested deeper than %d levels (no configuration needs that many)",
+                              FD_YAML_MAX_NESTING);
+            result = -1;
+            done = 1;
+        }
+        yaml_event_delete(&event);
+    }
+    yaml_parser_delete(&parser);
+    return result;
 }
 
 ProtobufCMessage *fd_yaml_load_message(const char *text, size_t len, const ProtobufCMessageDescriptor *desc,
@@ -500,6 +657,8 @@ ProtobufCMessage *fd_yaml_load_message(const char *text, size_t len, const Proto
     yaml_parser_t parser;
     yaml_document_t doc;
     size_t errors_before = errs->count + errs->dropped;
+    if (check_nesting(text, len, src->name, errs) != 0)
+        return NULL;
     if (!yaml_parser_initialize(&parser))
         abort();
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

@@ -10,6 +10,10 @@
 /* Aliases can expand a small document exponentially; the walk stops after this many nodes. */
 #define FD_YAML_NODE_BUDGET 2000000
 #define FD_YAML_MAX_DEPTH 64
+/* Lists and mappings inside each other. The walk enters at least every other level, so no
+ * document nested deeper can load; libyaml's scanner slows down quadratically with the
+ * depth of '[' and '{', so deeper documents are turned away before they are loaded. */
+#define FD_YAML_MAX_NESTING (2 * FD_YAML_MAX_DEPTH + 2)
 
 typedef struct fd_yaml_loader {
     yaml_document_t *doc;
@@ -19,8 +23,11 @@ typedef struct fd_yaml_loader {
     size_t path_len;
     size_t budget;
     unsigned depth;
+    const yaml_node_t *walking[FD_YAML_MAX_DEPTH]; /* the nodes being walked, outermost first */
     int budget_reported;
     const char *extension_name; /* the 'name' beside a typed_config, for messages about it */
+    int extension_optional;     /* 'is_optional: true' beside it: an unknown type is skipped */
+    yaml_node_t *field_key;     /* the key of the field being loaded, for errors about its value */
 } fd_yaml_loader_t;
 
 /* Appends ".name", "[i]" or "[\"key\"]" to the path; returns the length to restore. */
@@ -36,6 +43,9 @@ const char *fd_yaml_node_kind(const yaml_node_t *node);
 int fd_yaml_is_null(const yaml_node_t *node);
 /* The scalar's text, or NULL (with an error naming what was expected) for other kinds. */
 const char *fd_yaml_expect_scalar(fd_yaml_loader_t *ld, const yaml_node_t *node, const char *what);
+
+/* The value of key in a mapping, after merge keys; NULL when absent. */
+yaml_node_t *fd_yaml_mapping_get(fd_yaml_loader_t *ld, yaml_node_t *map, const char *key);
 
 /* Decodes a node into a new message (well-known types by their JSON mapping); NULL on error. */
 ProtobufCMessage *fd_yaml_load_message_node(fd_yaml_loader_t *ld, yaml_node_t *node,

@@ -12,12 +12,18 @@
 
 #include "proxy/config/yaml_loader_int.h"
 
+static int is_hex(const char *text)
+{
+    const char *p = text[0] == '-' || text[0] == '+' ? text + 1 : text;
+    return p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && p[2] != '\0' && p[2] != '-' && p[2] != '+';
+}
+
 static int parse_signed(fd_yaml_loader_t *ld, yaml_node_t *node, const char *text, int64_t min, int64_t max,
                         int64_t *out)
 {
     char *end;
     errno = 0;
-    long long v = strtoll(text, &end, 10);
+    long long v = strtoll(text, &end, is_hex(text) ? 16 : 10); /* yaml-cpp, and so Envoy, reads 0x10 as 16 */
     if (end == text || *end != '\0') {
         fd_yaml_error(ld, node, "expected an integer, got '%s'", text);
         return -1;
@@ -35,7 +41,7 @@ static int parse_unsigned(fd_yaml_loader_t *ld, yaml_node_t *node, const char *t
     char *end;
     errno = 0;
     const char *digits = text[0] == '+' ? text + 1 : text;
-    unsigned long long v = strtoull(digits, &end, 10);
+    unsigned long long v = strtoull(digits, &end, is_hex(digits) ? 16 : 10);
     if (digits[0] == '-' && end != digits) {
         fd_yaml_error(ld, node, "value %s is out of range [0, %llu]", text, (unsigned long long)max);
         return -1;
@@ -71,10 +77,13 @@ static int parse_double(fd_yaml_loader_t *ld, yaml_node_t *node, const char *tex
 
 static int parse_bool(fd_yaml_loader_t *ld, yaml_node_t *node, const char *text, protobuf_c_boolean *out)
 {
-    if (strcasecmp(text, "true") == 0) {
-        *out = 1;
-    } else if (strcasecmp(text, "false") == 0) {
-        *out = 0;
+    /* YAML 1.1's yes/no/on/off too: Envoy's YAML reader (yaml-cpp) accepts them. */
+    static const char *const truthy[] = {"true", "yes", "on", "y"}, *const falsy[] = {"false", "no", "off", "n"};
+    int value = -1;
+    for (size_t i = 0; i < 4 && value < 0; i++)
+        value = strcasecmp(text, truthy[i]) == 0 ? 1 : strcasecmp(text, falsy[i]) == 0 ? 0 : -1;
+    if (value >= 0) {
+        *out = (protobuf_c_boolean)value;
     } else {
         fd_yaml_error(ld, node, "expected true or false, got '%s'", text);
         return -1;

@@ -164,16 +164,6 @@ static ProtobufCMessage *load_list(fd_yaml_loader_t *ld, yaml_node_t *node, cons
     return &load_list_node(ld, node)->base;
 }
 
-static yaml_node_t *mapping_get(fd_yaml_loader_t *ld, yaml_node_t *map, const char *name)
-{
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
-        if (key->type == YAML_SCALAR_NODE && strcmp((const char *)key->data.scalar.value, name) == 0)
-            return yaml_document_get_node(ld->doc, p->value);
-    }
-    return NULL;
-}
-
 /* An Any holding a well-known type has only '@type' and 'value'; reports any other key. */
 static int any_wkt_keys_ok(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCMessageDescriptor *type)
 {
@@ -199,7 +189,7 @@ static ProtobufCMessage *load_any_payload(fd_yaml_loader_t *ld, yaml_node_t *nod
     if (fd_yaml_wkt_loader(type) != NULL) {
         if (!any_wkt_keys_ok(ld, node, type))
             return NULL;
-        yaml_node_t *value = mapping_get(ld, node, "value");
+        yaml_node_t *value = fd_yaml_mapping_get(ld, node, "value");
         if (value == NULL) {
             fd_yaml_error(ld, node, "an Any holding %s needs a 'value' field", type->name);
             return NULL;
@@ -212,17 +202,32 @@ static ProtobufCMessage *load_any_payload(fd_yaml_loader_t *ld, yaml_node_t *nod
     return msg;
 }
 
+/* A misspelt type is the user's to fix; a real type frontdesk lacks names the extension. */
+static void report_unknown_type(fd_yaml_loader_t *ld, yaml_node_t *type_node, const char *url)
+{
+    const char *slash = strrchr(url, '/');
+    const char *name = slash != NULL ? slash + 1 : url, *best = fd_proto_registry_closest(name);
+    if (best != NULL)
+        fd_yaml_error(ld, type_node, "unknown '@type' '%s' (did you mean 'type.googleapis.com/%s'?)", url, best);
+    else if (ld->extension_name != NULL)
+        fd_yaml_error(ld, type_node, "'%s' is not supported by frontdesk: it has no extension of type '%s'",
+                      ld->extension_name, url);
+    else
+        fd_yaml_error(ld, type_node, "unknown '@type' '%s': frontdesk does not support this message type", url);
+}
+
 static ProtobufCMessage *load_any(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCMessageDescriptor *desc)
 {
     if (node->type != YAML_MAPPING_NODE) {
         fd_yaml_error(ld, node, "expected a mapping with '@type' for google.protobuf.Any, got %s", fd_yaml_node_kind(node));
         return NULL;
     }
-    yaml_node_t *type_node = mapping_get(ld, node, "@type");
+    yaml_node_t *type_node = fd_yaml_mapping_get(ld, node, "@type");
     if (type_node == NULL && node->data.mapping.pairs.top == node->data.mapping.pairs.start)
         return fd_yaml_new_message(desc); /* {}: an empty Any; Envoy then goes by the extension's name */
     if (type_node == NULL) {
-        fd_yaml_error(ld, node, "missing '@type' (an Any must name the message it holds)");
+        fd_yaml_error(ld, ld->field_key != NULL ? ld->field_key : node,
+                      "missing '@type' (an Any must name the message it holds)");
         return NULL;
     }
     const char *url = fd_yaml_expect_scalar(ld, type_node, "a type URL");
@@ -230,11 +235,12 @@ static ProtobufCMessage *load_any(fd_yaml_loader_t *ld, yaml_node_t *node, const
         return NULL;
     const ProtobufCMessageDescriptor *type = fd_proto_registry_find_type_url(url, strlen(url));
     if (type == NULL) {
-        if (ld->extension_name != NULL)
-            fd_yaml_error(ld, type_node, "'%s' is not supported by frontdesk: it has no extension of type '%s'",
-                          ld->extension_name, url);
-        else
-            fd_yaml_error(ld, type_node, "unknown '@type' '%s': frontdesk does not support this message type", url);
+        if (ld->extension_optional) { /* Envoy skips an optional extension it does not have */
+            Google__Protobuf__Any *opaque = (Google__Protobuf__Any *)fd_yaml_new_message(desc);
+            opaque->type_url = fd_yaml_strdup(url);
+            return &opaque->base;
+        }
+        report_unknown_type(ld, type_node, url);
         return NULL;
     }
     ProtobufCMessage *payload = load_any_payload(ld, node, type);

@@ -813,7 +813,7 @@ static void test_any_errors(void **state)
         "envoy.yaml:6:16: filter_chains[0].filters[0].typed_config: 'envoy.filters.network.nope' is not "
         "supported by frontdesk: it has no extension of type "
         "'type.googleapis.com/envoy.extensions.filters.network.nope.v3.Nope'\n"
-        "envoy.yaml:9:7: filter_chains[0].filters[1].typed_config: missing '@type' (an Any must name the message "
+        "envoy.yaml:8:5: filter_chains[0].filters[1].typed_config: missing '@type' (an Any must name the message "
         "it holds)\n"
         "envoy.yaml:11:19: filter_chains[0].filters[2].typed_config: expected a mapping with '@type' for "
         "google.protobuf.Any, got a scalar\n"
@@ -1472,14 +1472,16 @@ static void test_syntax_errors(void **state)
     load_fails("name: backend\n  type: EDS\n", CLUSTER,
                "envoy.yaml:2:7: YAML syntax error: mapping values are not allowed in this context");
     load_fails("name: backend\nlrs_report_endpoint_metrics: [a, b\n", CLUSTER,
-               "envoy.yaml:3:1: YAML syntax error: did not find expected ',' or ']' while parsing a flow sequence");
+               "envoy.yaml:3:1: YAML syntax error: did not find expected ',' or ']' while parsing a flow sequence "
+               "(begun at line 2, column 30)");
     load_fails("name: backend\n\ttype: EDS\n", CLUSTER,
                "envoy.yaml:2:1: YAML syntax error: found a tab character that violates indentation while scanning a "
                "plain scalar");
     load_fails("{\"name\": \"backend\",, \"type\": \"EDS\"}", CLUSTER,
                "envoy.yaml:1:20: YAML syntax error: did not find expected node content while parsing a flow node");
     load_fails("name: 'unterminated\n", CLUSTER,
-               "envoy.yaml:2:1: YAML syntax error: found unexpected end of stream while scanning a quoted scalar");
+               "envoy.yaml:2:1: YAML syntax error: found unexpected end of stream while scanning a quoted scalar "
+               "(begun at line 1, column 7)");
 }
 
 static void test_empty_documents(void **state)
