@@ -25,7 +25,12 @@ static void translate_header_matcher(fd_translator_t *tr, const Envoy__Config__R
         break;
     }
     case ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_EXACT_MATCH:
-        *s = (fd_string_match_t){.kind = FD_STRING_MATCH_EXACT, .value = fd_tr_string(tr, h->exact_match)};
+        if (h->exact_match[0] == '\0') { /* Envoy: an empty exact_match matches any value */
+            out->kind = FD_HEADER_MATCH_PRESENT;
+            out->present = 1;
+        } else {
+            *s = (fd_string_match_t){.kind = FD_STRING_MATCH_EXACT, .value = fd_tr_string(tr, h->exact_match)};
+        }
         break;
     case ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_PREFIX_MATCH:
         *s = (fd_string_match_t){.kind = FD_STRING_MATCH_PREFIX, .value = fd_tr_string(tr, h->prefix_match)};
@@ -93,8 +98,8 @@ static void translate_match(fd_translator_t *tr, const Envoy__Config__Route__V3_
         out->kind = FD_PATH_MATCH_REGEX;
     {
         size_t s = fd_tr_push(tr, "safe_regex.regex");
-        out->regex = fd_tr_regex(tr, &m->safe_regex->regex, m->safe_regex->regex,
-                                 FD_TR_REGEX_FULL_MATCH | (out->case_sensitive ? 0 : FD_TR_REGEX_IGNORE_CASE));
+        /* Envoy: case_sensitive is "ignored for safe_regex matching" */
+        out->regex = fd_tr_regex(tr, &m->safe_regex->regex, m->safe_regex->regex, FD_TR_REGEX_FULL_MATCH);
         fd_tr_pop(tr, s);
         break;
     }

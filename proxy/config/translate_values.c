@@ -51,7 +51,7 @@ pcre2_code *fd_tr_regex(fd_translator_t *tr, const void *addr, const char *patte
 {
     int code;
     PCRE2_SIZE offset;
-    uint32_t options = PCRE2_UTF;
+    uint32_t options = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF; /* a path need not be valid UTF-8 to match */
     if (flags & FD_TR_REGEX_IGNORE_CASE)
         options |= PCRE2_CASELESS;
     if (flags & FD_TR_REGEX_FULL_MATCH)
@@ -94,8 +94,8 @@ int fd_tr_string_matcher(fd_translator_t *tr, const Envoy__Type__Matcher__V3__St
     {
         size_t saved = fd_tr_push(tr, "safe_regex.regex");
         out->kind = FD_STRING_MATCH_REGEX;
-        out->regex = fd_tr_regex(tr, &m->safe_regex->regex, m->safe_regex->regex,
-                                 FD_TR_REGEX_FULL_MATCH | (m->ignore_case ? FD_TR_REGEX_IGNORE_CASE : 0));
+        /* Envoy: ignore_case "has no effect for the safe_regex match" */
+        out->regex = fd_tr_regex(tr, &m->safe_regex->regex, m->safe_regex->regex, FD_TR_REGEX_FULL_MATCH);
         fd_tr_pop(tr, saved);
         return out->regex != NULL ? 0 : -1;
     }

@@ -26,27 +26,34 @@ ProtobufCMessage *fd_yaml_new_message(const ProtobufCMessageDescriptor *desc)
     return msg;
 }
 
-static size_t path_append(fd_yaml_loader_t *ld, const char *fmt, const char *s, size_t i)
+/* Appends one formatted segment, truncating the path (never overflowing) when it is full. */
+static size_t path_append(fd_yaml_loader_t *ld, const char *segment)
 {
     size_t before = ld->path_len, room = sizeof(ld->path) - ld->path_len;
-    int n = s != NULL ? snprintf(ld->path + ld->path_len, room, fmt, s) : snprintf(ld->path + ld->path_len, room, fmt, i);
+    int n = snprintf(ld->path + ld->path_len, room, "%s", segment);
     ld->path_len = (n < 0 || (size_t)n >= room) ? sizeof(ld->path) - 1 : ld->path_len + (size_t)n;
     return before;
 }
 
 size_t fd_yaml_path_push_field(fd_yaml_loader_t *ld, const char *name)
 {
-    return path_append(ld, ld->path_len == 0 ? "%s" : ".%s", name, 0);
+    char segment[300];
+    snprintf(segment, sizeof(segment), ld->path_len == 0 ? "%s" : ".%s", name);
+    return path_append(ld, segment);
 }
 
 size_t fd_yaml_path_push_index(fd_yaml_loader_t *ld, size_t index)
 {
-    return path_append(ld, "[%zu]", NULL, index);
+    char segment[32];
+    snprintf(segment, sizeof(segment), "[%zu]", index);
+    return path_append(ld, segment);
 }
 
 size_t fd_yaml_path_push_key(fd_yaml_loader_t *ld, const char *key)
 {
-    return path_append(ld, "[\"%s\"]", key, 0);
+    char segment[300];
+    snprintf(segment, sizeof(segment), "[\"%s\"]", key);
+    return path_append(ld, segment);
 }
 
 void fd_yaml_path_pop(fd_yaml_loader_t *ld, size_t len)
