@@ -3,11 +3,12 @@
 # runs each for SECONDS (default 30) over a scratch copy of its seed corpus, so the repo's
 # corpus is never written to. Prints one line per target and a closing count; exits 1 if
 # any target crashed, leaked, timed out or ran out of memory (the input that did it is
-# kept; reproduce with: build/fuzz/bin/<target> <input>).
+# kept; the failure line says how to reproduce it).
 #
 #   tests/fuzz/run.sh [SECONDS]       FUZZ_OUT=DIR puts the build and scratch files
 #                                      elsewhere (default: build/fuzz, gitignored)
-# Needs: clang, libclang-rt-dev, bazel, libprotobuf-c-dev, libyaml-dev, libssl-dev.
+# Needs what bazel/install_deps.sh installs (clang, libclang-rt-14-dev, bazel, protobuf-c,
+# libyaml, OpenSSL).
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.."
 
@@ -28,7 +29,10 @@ if ! bazel build //proto:envoy_api >"$out/bazel.log" 2>&1; then
     echo "fuzz: 'bazel build //proto:envoy_api' failed (log above, also in $out/bazel.log)" >&2
     exit 1
 fi
-gen=$(bazel info bazel-bin 2>/dev/null)/proto
+if ! gen=$(bazel info bazel-bin 2>/dev/null)/proto || [[ ! -f $gen/fd_proto_registry.c ]]; then
+    echo "fuzz: no generated sources in bazel-bin/proto after 'bazel build //proto:envoy_api'" >&2
+    exit 1
+fi
 
 export FUZZ_CC=${CC_FUZZ:-clang}
 export FUZZ_CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
@@ -50,6 +54,7 @@ stale() {
     local obj dep
     obj=$(obj_of "$1")
     [[ -f $obj && -f $obj.d ]] || return 0
+    # shellcheck disable=SC2013 # the dependency list is words, not lines
     for dep in $(sed -e 's/^[^:]*://' -e 's/\\$//' "$obj.d"); do
         [[ $dep -nt $obj ]] && return 0
     done
@@ -72,6 +77,7 @@ for t in "${targets[@]}"; do sources+=("tests/fuzz/${t}_fuzz.c"); done
 
 todo=()
 for s in "${sources[@]}"; do stale "$s" && todo+=("$s"); done
+# shellcheck disable=SC2016 # $1 is expanded by the inner bash
 if ((${#todo[@]})) &&
     ! printf '%s\0' "${todo[@]}" | xargs -0 -n 1 -P "$(nproc)" bash -c 'compile "$1"' _ 2>"$out/compile.log"; then
     cat "$out/compile.log" >&2
@@ -139,13 +145,14 @@ for t in "${targets[@]}"; do
         "$work/corpus" >"$work/fuzz.log" 2>&1 || rc=$?
     read -r runs cov corp <<<"$(progress "$work/fuzz.log")"
     rate=$(grep -m1 -oE 'average_exec_per_sec: *[0-9]+' "$work/fuzz.log" | grep -oE '[0-9]+$' || true)
-    stats="${runs:-0} runs in ${duration} s (${rate:-?}/s), coverage $cov edges, corpus $corp inputs"
+    secs=$(grep -m1 -oE '^Done [0-9]+ runs in [0-9]+' "$work/fuzz.log" | grep -oE '[0-9]+$' || true)
     crash=$(find "$work/crashes" -type f | head -1)
     if ((rc == 0)) && [[ -z $crash ]]; then
-        echo "$t: ok: $stats"
+        echo "$t: ok: ${runs:-0} runs in ${secs:-?} s (${rate:-?}/s), coverage ${cov:-?} edges, corpus ${corp:-?} inputs"
         passed=$((passed + 1))
     else
-        echo "$t: FAILED: $(failure "$work/fuzz.log" "$rc"); $stats; input: ${crash:-none}; log: $work/fuzz.log"
+        echo "$t: FAILED ($(failure "$work/fuzz.log" "$rc")) after ${runs:-0} runs;" \
+            "reproduce: $out/bin/${t}_fuzz ${crash:-<no input saved>}; log: $work/fuzz.log"
         failed=$((failed + 1))
     fi
 done
