@@ -658,6 +658,23 @@ static int check_nesting(const char *text, size_t len, const char *source, fd_cf
     return result;
 }
 
+/* A bootstrap is one document; a second one ("---") would otherwise be silently ignored. */
+static int has_second_document(yaml_parser_t *parser, const char *source, fd_cfg_errors_t *errs)
+{
+    yaml_document_t next;
+    if (!yaml_parser_load(parser, &next)) {
+        report_syntax_error(errs, source, parser);
+        return 1;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&next);
+    int second = root != NULL && !fd_yaml_is_null(root);
+    if (second)
+        fd_cfg_errors_add(errs, source, fd_yaml_node_mark(root), NULL,
+                          "a second YAML document begins here; a configuration is one document");
+    yaml_document_delete(&next);
+    return second;
+}
+
 ProtobufCMessage *fd_yaml_load_message(const char *text, size_t len, const ProtobufCMessageDescriptor *desc,
                                        fd_cfg_source_t *src, fd_cfg_errors_t *errs)
 {
@@ -671,6 +688,11 @@ ProtobufCMessage *fd_yaml_load_message(const char *text, size_t len, const Proto
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
         report_syntax_error(errs, src->name, &parser);
+        yaml_parser_delete(&parser);
+        return NULL;
+    }
+    if (has_second_document(&parser, src->name, errs)) {
+        yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
         return NULL;
     }

@@ -1500,6 +1500,26 @@ static void test_empty_documents(void **state)
     assert_null(b->static_resources);
 }
 
+static void test_document_shape_limits(void **state)
+{
+    (void)state;
+    load_fails("node: {id: a}\n---\nnode: {id: b}\n", BOOTSTRAP,
+               "envoy.yaml:3:1: a second YAML document begins here; a configuration is one document");
+    /* a trailing document marker with nothing after it is fine */
+    Bootstrap *b = load_ok("node: {id: a}\n---\n", BOOTSTRAP);
+    assert_string_equal(b->node->id, "a");
+    char deep[400];
+    memset(deep, '[', 200);
+    deep[200] = '\0';
+    assert_null(load_named("envoy.yaml", deep, BOOTSTRAP));
+    assert_non_null(strstr(errors(), "nested deeper than 130 levels"));
+    fd_cfg_errors_clear(&fx->errs);
+    /* a recursive anchor ends at once with its own message, not after the node budget */
+    assert_null(load_named("envoy.yaml", "node: {metadata: &a {x: [*a]}}\n", BOOTSTRAP));
+    assert_non_null(strstr(errors(), "recursive anchor"));
+    fd_cfg_errors_clear(&fx->errs);
+}
+
 static void test_null_values(void **state)
 {
     (void)state;
@@ -1845,6 +1865,7 @@ int main(void)
         T(test_json_input),
         T(test_syntax_errors),
         T(test_empty_documents),
+        T(test_document_shape_limits),
         T(test_null_values),
         T(test_multiple_errors_in_order),
         T(test_error_bound),
