@@ -9,6 +9,7 @@
 #include "proxy/config/bootstrap_load.h"
 #include "proxy/config/pb_json.h"
 #include "proxy/config/translate.h"
+#include "proxy/server/server.h"
 #include "proxy/version.h"
 
 typedef struct options {
@@ -143,6 +144,32 @@ static int validate(const options_t *opts)
     return rc;
 }
 
+static int serve(const options_t *opts)
+{
+    fd_cfg_errors_t errs = {0};
+    fd_bootstrap_t bootstrap;
+    const char *name = opts->config_path ? opts->config_path : "--config-yaml";
+    if (fd_bootstrap_load(&bootstrap, opts->config_path, opts->config_yaml, &errs) != 0) {
+        print_errors(&errs);
+        fprintf(stderr, "frontdesk: configuration '%s' is invalid\n", name);
+        fd_cfg_errors_clear(&errs);
+        return 1;
+    }
+    fd_config_t *config = fd_translate_bootstrap(bootstrap.config, &bootstrap.source, &errs);
+    fd_bootstrap_dispose(&bootstrap);
+    if (config == NULL) {
+        print_errors(&errs);
+        fprintf(stderr, "frontdesk: configuration '%s' is invalid\n", name);
+        fd_cfg_errors_clear(&errs);
+        return 1;
+    }
+    fd_server_options_t server_opts = {
+        .concurrency = opts->concurrency, .drain_time_s = opts->drain_time_s, .config_path = name};
+    int rc = fd_server_run(config, &server_opts);
+    fd_config_release(config);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     options_t opts = {.mode = "serve", .log_level = "info", .drain_time_s = 600};
@@ -151,6 +178,5 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 1;
     if (strcmp(opts.mode, "validate") == 0)
         return validate(&opts);
-    fprintf(stderr, "frontdesk: serving traffic is not built yet; use --mode validate\n");
-    return 1;
+    return serve(&opts);
 }

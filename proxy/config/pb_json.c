@@ -229,32 +229,21 @@ static json_t *value_json(pj_ctx_t *ctx, const ProtobufCFieldDescriptor *f, cons
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        return json_integer(*(const int32_t *)p);
+    case PROTOBUF_C_TYPE_SFIXED32: return json_integer(*(const int32_t *)p);
     case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return json_integer(*(const uint32_t *)p);
+    case PROTOBUF_C_TYPE_FIXED32: return json_integer(*(const uint32_t *)p);
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        return int64_json(*(const int64_t *)p);
+    case PROTOBUF_C_TYPE_SFIXED64: return int64_json(*(const int64_t *)p);
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return uint64_json(*(const uint64_t *)p);
-    case PROTOBUF_C_TYPE_FLOAT:
-        return float_json(*(const float *)p);
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return double_json(*(const double *)p);
-    case PROTOBUF_C_TYPE_BOOL:
-        return json_boolean(*(const protobuf_c_boolean *)p);
-    case PROTOBUF_C_TYPE_ENUM:
-        return enum_json(f->descriptor, *(const int *)p);
-    case PROTOBUF_C_TYPE_STRING:
-        return string_json(*(char *const *)p);
-    case PROTOBUF_C_TYPE_BYTES:
-        return bytes_json(p);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return submessage_json(ctx, f, *(ProtobufCMessage *const *)p);
+    case PROTOBUF_C_TYPE_FIXED64: return uint64_json(*(const uint64_t *)p);
+    case PROTOBUF_C_TYPE_FLOAT: return float_json(*(const float *)p);
+    case PROTOBUF_C_TYPE_DOUBLE: return double_json(*(const double *)p);
+    case PROTOBUF_C_TYPE_BOOL: return json_boolean(*(const protobuf_c_boolean *)p);
+    case PROTOBUF_C_TYPE_ENUM: return enum_json(f->descriptor, *(const int *)p);
+    case PROTOBUF_C_TYPE_STRING: return string_json(*(char *const *)p);
+    case PROTOBUF_C_TYPE_BYTES: return bytes_json(p);
+    case PROTOBUF_C_TYPE_MESSAGE: return submessage_json(ctx, f, *(ProtobufCMessage *const *)p);
     }
     return json_null();
 }
@@ -267,17 +256,12 @@ static size_t element_size(ProtobufCType type)
     case PROTOBUF_C_TYPE_SFIXED64:
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return 8;
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_DOUBLE: return 8;
+    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
     case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(void *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    default:
-        return 4;
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+    default: return 4;
     }
 }
 
@@ -311,26 +295,16 @@ static int is_empty_value(const ProtobufCFieldDescriptor *f, const void *p)
 static const char *map_key_text(const ProtobufCFieldDescriptor *k, const void *p, char *buf, size_t size)
 {
     switch (k->type) {
-    case PROTOBUF_C_TYPE_STRING:
-        return *(char *const *)p;
-    case PROTOBUF_C_TYPE_BOOL:
-        return *(const protobuf_c_boolean *)p ? "true" : "false";
+    case PROTOBUF_C_TYPE_STRING: return *(char *const *)p;
+    case PROTOBUF_C_TYPE_BOOL: return *(const protobuf_c_boolean *)p ? "true" : "false";
     case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        snprintf(buf, size, "%" PRIu32, *(const uint32_t *)p);
-        return buf;
+    case PROTOBUF_C_TYPE_FIXED32: snprintf(buf, size, "%" PRIu32, *(const uint32_t *)p); return buf;
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        snprintf(buf, size, "%" PRIu64, *(const uint64_t *)p);
-        return buf;
+    case PROTOBUF_C_TYPE_FIXED64: snprintf(buf, size, "%" PRIu64, *(const uint64_t *)p); return buf;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        snprintf(buf, size, "%" PRId64, *(const int64_t *)p);
-        return buf;
-    default:
-        snprintf(buf, size, "%" PRId32, *(const int32_t *)p);
-        return buf;
+    case PROTOBUF_C_TYPE_SFIXED64: snprintf(buf, size, "%" PRId64, *(const int64_t *)p); return buf;
+    default: snprintf(buf, size, "%" PRId32, *(const int32_t *)p); return buf;
     }
 }
 
@@ -344,8 +318,7 @@ static json_t *map_json(pj_ctx_t *ctx, const ProtobufCFieldDescriptor *f, Protob
         const char *e = (const char *)entries[i];
         if (e == NULL || is_empty_value(v, e + v->offset))
             continue;
-        if (set_key(obj, map_key_text(k, e + k->offset, buf, sizeof(buf)),
-                                 value_json(ctx, v, e + v->offset)) != 0) {
+        if (set_key(obj, map_key_text(k, e + k->offset, buf, sizeof(buf)), value_json(ctx, v, e + v->offset)) != 0) {
             json_decref(obj);
             return NULL;
         }
@@ -381,20 +354,13 @@ static json_t *repeated_json(pj_ctx_t *ctx, const ProtobufCMessage *msg, const P
 static int is_zero(const ProtobufCFieldDescriptor *f, const void *p)
 {
     switch (f->type) {
-    case PROTOBUF_C_TYPE_FLOAT:
-        return *(const float *)p == 0;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return *(const double *)p == 0;
-    case PROTOBUF_C_TYPE_BOOL:
-        return *(const protobuf_c_boolean *)p == 0;
-    case PROTOBUF_C_TYPE_STRING:
-        return *(char *const *)p == NULL || **(char *const *)p == '\0';
-    case PROTOBUF_C_TYPE_BYTES:
-        return ((const ProtobufCBinaryData *)p)->len == 0;
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return *(void *const *)p == NULL;
-    default:
-        return element_size(f->type) == 8 ? *(const uint64_t *)p == 0 : *(const uint32_t *)p == 0;
+    case PROTOBUF_C_TYPE_FLOAT: return *(const float *)p == 0;
+    case PROTOBUF_C_TYPE_DOUBLE: return *(const double *)p == 0;
+    case PROTOBUF_C_TYPE_BOOL: return *(const protobuf_c_boolean *)p == 0;
+    case PROTOBUF_C_TYPE_STRING: return *(char *const *)p == NULL || **(char *const *)p == '\0';
+    case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)p)->len == 0;
+    case PROTOBUF_C_TYPE_MESSAGE: return *(void *const *)p == NULL;
+    default: return element_size(f->type) == 8 ? *(const uint64_t *)p == 0 : *(const uint32_t *)p == 0;
     }
 }
 
@@ -406,16 +372,13 @@ static int field_present(const ProtobufCMessage *msg, const ProtobufCFieldDescri
     if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
         return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
     switch (f->label) {
-    case PROTOBUF_C_LABEL_REQUIRED:
-        return 1;
-    case PROTOBUF_C_LABEL_REPEATED:
-        return *(const size_t *)(base + f->quantifier_offset) != 0;
+    case PROTOBUF_C_LABEL_REQUIRED: return 1;
+    case PROTOBUF_C_LABEL_REPEATED: return *(const size_t *)(base + f->quantifier_offset) != 0;
     case PROTOBUF_C_LABEL_OPTIONAL:
         if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
             return *(void *const *)p != NULL && *(void *const *)p != f->default_value;
         return *(const protobuf_c_boolean *)(base + f->quantifier_offset);
-    default:
-        return !is_zero(f, p);
+    default: return !is_zero(f, p);
     }
 }
 
@@ -472,7 +435,7 @@ static void format_nanos(int32_t nanos, char *buf, size_t size)
         snprintf(buf, size, ".%09" PRId32, nanos);
 }
 
-/* "5s", "0.250s", "-1.5s". Out of range or mixed signs has no string form: the raw
+/* "5s", "0.250s", "-1.500s". Out of range or mixed signs has no string form: the raw
  * fields print instead, so the value is still visible. */
 static json_t *duration_json(pj_ctx_t *ctx, const ProtobufCMessage *msg)
 {
@@ -521,7 +484,8 @@ static json_t *struct_json(pj_ctx_t *ctx, const ProtobufCMessage *msg)
 static json_t *value_kind_json(pj_ctx_t *ctx, const ProtobufCMessage *msg)
 {
     const Google__Protobuf__Value *v = (const Google__Protobuf__Value *)msg;
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(msg->descriptor, (unsigned)v->kind_case);
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(msg->descriptor, (unsigned)v->kind_case);
     return f != NULL ? value_json(ctx, f, (const char *)msg + f->offset) : json_null();
 }
 
@@ -729,8 +693,14 @@ static long escaped_code_point(const unsigned char *p, size_t n, size_t *len)
 static void write_escape(pj_buf_t *b, long cp)
 {
     char esc[8];
-    const char *named = cp == '"' ? "\\\"" : cp == '\\' ? "\\\\" : cp == '\n' ? "\\n" : cp == '\r' ? "\\r"
-                      : cp == '\t' ? "\\t" : cp == '\b' ? "\\b" : cp == '\f' ? "\\f" : NULL;
+    const char *named = cp == '"'    ? "\\\""
+                        : cp == '\\' ? "\\\\"
+                        : cp == '\n' ? "\\n"
+                        : cp == '\r' ? "\\r"
+                        : cp == '\t' ? "\\t"
+                        : cp == '\b' ? "\\b"
+                        : cp == '\f' ? "\\f"
+                                     : NULL;
     if (named == NULL)
         snprintf(esc, sizeof(esc), "\\u%04lx", (unsigned long)cp & 0xFFFF);
     buf_puts(b, named != NULL ? named : esc);
@@ -771,21 +741,20 @@ static void write_json(pj_buf_t *b, const json_t *v, int indent, unsigned level)
 
 static void write_object(pj_buf_t *b, json_t *obj, int indent, unsigned level)
 {
-    const char *key;
-    json_t *item;
-    int first = 1;
     if (json_object_size(obj) == 0) {
         buf_puts(b, "{}");
         return;
     }
+    int first = 1;
     buf_puts(b, "{");
-    json_object_foreach(obj, key, item) {
+    for (void *it = json_object_iter(obj); it != NULL; it = json_object_iter_next(obj, it)) {
+        const char *key = json_object_iter_key(it);
         buf_puts(b, first ? "" : ",");
         first = 0;
         write_newline(b, indent, level + 1);
         write_string(b, key, strlen(key));
         buf_puts(b, indent ? ": " : ":");
-        write_json(b, item, indent, level + 1);
+        write_json(b, json_object_iter_value(it), indent, level + 1);
     }
     write_newline(b, indent, level);
     buf_puts(b, "}");
@@ -812,15 +781,9 @@ static void write_json(pj_buf_t *b, const json_t *v, int indent, unsigned level)
 {
     char num[40];
     switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        write_object(b, (json_t *)v, indent, level);
-        return;
-    case JSON_ARRAY:
-        write_array(b, v, indent, level);
-        return;
-    case JSON_STRING:
-        write_string(b, json_string_value(v), json_string_length(v));
-        return;
+    case JSON_OBJECT: write_object(b, (json_t *)v, indent, level); return;
+    case JSON_ARRAY: write_array(b, v, indent, level); return;
+    case JSON_STRING: write_string(b, json_string_value(v), json_string_length(v)); return;
     case JSON_INTEGER:
         snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         buf_puts(b, num);
@@ -829,9 +792,7 @@ static void write_json(pj_buf_t *b, const json_t *v, int indent, unsigned level)
         format_double(json_real_value(v), num, sizeof(num));
         buf_puts(b, num);
         return;
-    default:
-        buf_puts(b, json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null");
-        return;
+    default: buf_puts(b, json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null"); return;
     }
 }
 

@@ -309,6 +309,8 @@ static void test_any_well_known_and_opaque(void **state)
     any.value.data = (uint8_t *)"\x01\x02\x03";
     any.value.len = 3;
     assert_msg_json(&any.base, NULL, "{\"@type\":\"type.googleapis.com/foo.Bar\",\"value_base64\":\"AQID\"}");
+    any.value.len = 0;
+    assert_msg_json(&any.base, NULL, "{\"@type\":\"type.googleapis.com/foo.Bar\"}");
     any.type_url = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
     any.value.data = (uint8_t *)"\xff\xff";
     any.value.len = 2;
@@ -361,14 +363,22 @@ static void test_string_escaping_and_utf8(void **state)
 {
     (void)state;
     Envoy__Config__Cluster__V3__Cluster c = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__INIT;
-    c.name = "q\"b\\s\n\x01 caf\xc3\xa9 \xff\xc3 \xed\xa0\x80";
+    c.name = "q\"b\\s\n\x01 caf\xc3\xa9 \xff\xc3 \xed\xa0\x80 \x7f \xc2\x85 \xef\xbf\xbf";
     char *json = fd_pb_to_json(&c.base, NULL, 0);
     assert_non_null(json);
+    /* DEL, C1 controls and U+FFFF are valid JSON raw, but YAML (the loader) rejects them. */
     assert_string_equal(json, "{\"name\":\"q\\\"b\\\\s\\n\\u0001 caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd "
-                              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"}");
+                              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \\u007f \\u0085 \\uffff\"}");
+    /* Both a JSON parser and the YAML loader read the text back to the same string. */
     json_error_t err;
     json_t *back = json_loads(json, 0, &err);
     assert_non_null(back);
+    fd_cfg_source_t src;
+    fd_cfg_source_init(&src, "test.json");
+    Envoy__Config__Cluster__V3__Cluster *loaded = (Envoy__Config__Cluster__V3__Cluster *)load(json, CLUSTER, &src);
+    assert_string_equal(loaded->name, json_string_value(json_object_get(back, "name")));
+    protobuf_c_message_free_unpacked(&loaded->base, NULL);
+    fd_cfg_source_dispose(&src);
     json_decref(back);
     free(json);
 }
@@ -379,7 +389,7 @@ static size_t wrap_field(uint8_t *buf, size_t inner_len, unsigned number)
     uint8_t head[12];
     size_t h = 0;
     head[h++] = (uint8_t)(number << 3 | 2);
-    for (size_t n = inner_len; ; n >>= 7) {
+    for (size_t n = inner_len;; n >>= 7) {
         head[h++] = (uint8_t)((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
         if (n < 0x80)
             break;

@@ -1,0 +1,23 @@
+/* The admin listener (Envoy's admin API) on the main thread: /ready, /server_info,
+ * /config_dump, /quitquitquit, /healthcheck/fail and /ok. */
+#ifndef FD_ADMIN_H
+#define FD_ADMIN_H
+
+#include <h2o.h>
+
+#include "proxy/config/config.h"
+
+struct fd_server;
+typedef struct fd_admin fd_admin_t;
+
+/* Binds admin.address and serves it on loop; NULL (with a message on stderr) on failure. */
+fd_admin_t *fd_admin_start(struct fd_server *server, h2o_evloop_t *loop, const fd_config_t *config);
+
+/* Closes the admin listener and frees it (on the thread that started it). */
+void fd_admin_stop(fd_admin_t *admin);
+
+/* Implemented by the server: drain requests and state, for /quitquitquit and /ready. */
+void fd_server_start_drain(struct fd_server *server);
+int fd_server_is_draining(struct fd_server *server);
+
+#endif

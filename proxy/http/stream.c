@@ -1,0 +1,103 @@
+/* The HTTP stream: for each request, take the worker's snapshot, pick the filter chain,
+ * virtual host and route, and answer it: a direct response, a redirect, a local reply,
+ * or (through the router) an upstream's response. */
+#include "proxy/http/stream.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy/router/header_ops.h"
+#include "proxy/router/redirect.h"
+#include "proxy/router/route_match.h"
+#include "proxy/router/router.h"
+#include "proxy/router/upstream_request.h"
+#include "proxy/server/worker.h"
+
+typedef struct stream_handler {
+    h2o_handler_t super;
+    size_t listener;
+} stream_handler_t;
+
+/* Counts the request in flight until h2o frees its pool, so drain can wait for it. */
+static void on_request_disposed(void *slot)
+{
+    fd_worker_t *worker = *(fd_worker_t **)slot;
+    worker->requests_in_flight--;
+}
+
+static void track_request(fd_worker_t *worker, h2o_req_t *req)
+{
+    fd_worker_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_request_disposed);
+    *slot = worker;
+    worker->requests_in_flight++;
+}
+
+static const fd_filter_chain_t *pick_chain(const fd_listener_t *listener)
+{
+    for (size_t i = 0; i < listener->n_chains; i++)
+        if (listener->chains[i].tls == NULL)
+            return &listener->chains[i];
+    return listener->default_chain != NULL ? listener->default_chain
+                                           : (listener->n_chains != 0 ? &listener->chains[0] : NULL);
+}
+
+static void apply_response_headers(h2o_req_t *req, const fd_route_table_t *table, const fd_virtual_host_t *vhost,
+                                   const fd_route_t *route)
+{
+    /* Envoy applies the most specific level first: route, virtual host, route configuration. */
+    fd_header_ops_apply(&req->pool, &req->res.headers, &route->response_headers);
+    fd_header_ops_apply(&req->pool, &req->res.headers, &vhost->response_headers);
+    fd_header_ops_apply(&req->pool, &req->res.headers, &table->response_headers);
+}
+
+static void send_direct(h2o_req_t *req, const fd_route_direct_t *direct)
+{
+    static const char *reasons[6] = {"", "", "OK", "Redirect", "Client Error", "Server Error"};
+    req->res.status = direct->status;
+    req->res.reason = reasons[direct->status / 100 < 6 ? direct->status / 100 : 0];
+    if (direct->body.len != 0 && h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1) == -1)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
+    h2o_send_inline(req, direct->body.base, direct->body.len);
+}
+
+static void send_redirect(h2o_req_t *req, const fd_route_t *route)
+{
+    h2o_iovec_t location = fd_redirect_location(&req->pool, req, route);
+    req->res.status = route->redirect.status;
+    req->res.reason = "Redirect";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, location.base, location.len);
+    h2o_send_inline(req, "", 0);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    fd_worker_listener_t *wl = fd_worker_listener_of(req->conn->ctx);
+    fd_worker_t *worker = wl->worker;
+    const fd_config_t *config = worker->config;
+    track_request(worker, req);
+    if (worker->draining)
+        req->http1_is_persistent = 0; /* "connection: close": the client reconnects elsewhere */
+    const fd_filter_chain_t *chain = pick_chain(&config->listeners[((stream_handler_t *)self)->listener]);
+    const fd_route_table_t *table = chain != NULL ? chain->http.routes : NULL;
+    fd_route_request_t rr = {req->authority, req->path, req->method, req->scheme->name, &req->headers};
+    const fd_virtual_host_t *vhost = table != NULL ? fd_route_find_vhost(table, req->authority) : NULL;
+    const fd_route_t *route = vhost != NULL ? fd_route_find(vhost, &rr) : NULL;
+    if (route == NULL) {
+        fd_router_local_reply(req, 404, "Not Found", ""); /* NR: no route */
+        return 0;
+    }
+    apply_response_headers(req, table, vhost, route);
+    switch (route->kind) {
+    case FD_ROUTE_DIRECT_RESPONSE: send_direct(req, &route->direct); break;
+    case FD_ROUTE_REDIRECT: send_redirect(req, route); break;
+    case FD_ROUTE_FORWARD: fd_router_forward(&worker->router, req, &chain->http, vhost, route); break;
+    }
+    return 0;
+}
+
+void fd_stream_register(h2o_pathconf_t *pathconf, size_t listener)
+{
+    stream_handler_t *handler = (stream_handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
+    handler->super.on_req = on_req;
+    handler->listener = listener;
+}

@@ -1,0 +1,133 @@
+/* Load balancing over a cluster's hosts, per worker and without locks: weighted round
+ * robin (smooth, as nginx does it), weighted random, least request (power of two
+ * choices) and ring hash. */
+#include "proxy/router/load_balancer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t fd_lb_random(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull; /* xorshift64* */
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+uint64_t fd_lb_hash(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 14695981039346656037ull; /* FNV-1a, then a splitmix64 finalizer for spread */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
+static size_t pick_round_robin(fd_router_cluster_t *rc)
+{
+    int64_t total = 0;
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < rc->n_hosts; i++) {
+        fd_router_host_t *h = &rc->hosts[i];
+        h->current_weight += h->endpoint->weight;
+        total += h->endpoint->weight;
+        if (best == SIZE_MAX || h->current_weight > rc->hosts[best].current_weight)
+            best = i;
+    }
+    rc->hosts[best].current_weight -= total;
+    return best;
+}
+
+static size_t pick_random(fd_router_cluster_t *rc)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < rc->n_hosts; i++)
+        total += rc->hosts[i].endpoint->weight;
+    uint64_t r = fd_lb_random(&rc->random_state) % total;
+    for (size_t i = 0; i < rc->n_hosts; i++) {
+        if (r < rc->hosts[i].endpoint->weight)
+            return i;
+        r -= rc->hosts[i].endpoint->weight;
+    }
+    return rc->n_hosts - 1;
+}
+
+/* Envoy's least request: the best of `choices` random hosts by active requests per weight. */
+static size_t pick_least_request(fd_router_cluster_t *rc)
+{
+    size_t best = pick_random(rc);
+    for (uint32_t c = 1; c < rc->config->least_request_choices; c++) {
+        size_t other = pick_random(rc);
+        const fd_router_host_t *a = &rc->hosts[best], *b = &rc->hosts[other];
+        if ((uint64_t)b->active_requests * a->endpoint->weight < (uint64_t)a->active_requests * b->endpoint->weight)
+            best = other;
+    }
+    return best;
+}
+
+static size_t pick_ring(const fd_router_cluster_t *rc, uint64_t hash)
+{
+    size_t lo = 0, hi = rc->ring_size;
+    while (lo < hi) { /* the first point at or after the hash, wrapping around */
+        size_t mid = (lo + hi) / 2;
+        if ((rc->ring[mid] >> 16) < (hash >> 16))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (size_t)(rc->ring[lo == rc->ring_size ? 0 : lo] & 0xffff);
+}
+
+size_t fd_lb_pick(fd_router_cluster_t *rc, const uint64_t *hash)
+{
+    if (rc->n_hosts == 0)
+        return SIZE_MAX;
+    switch (rc->config->lb_policy) {
+    case FD_LB_LEAST_REQUEST: return pick_least_request(rc);
+    case FD_LB_RANDOM: return pick_random(rc);
+    case FD_LB_RING_HASH:
+        if (hash != NULL && rc->ring_size != 0)
+            return pick_ring(rc, *hash);
+        return pick_random(rc); /* no hash policy produced a value: Envoy picks at random */
+    default: return pick_round_robin(rc);
+    }
+}
+
+static int compare_points(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Each host gets points in proportion to its weight, min_size points in all at least. */
+int fd_lb_build_ring(fd_router_cluster_t *rc)
+{
+    uint64_t total = 0, min_size = rc->config->ring_hash_min_size, max_size = rc->config->ring_hash_max_size;
+    for (size_t i = 0; i < rc->n_hosts; i++)
+        total += rc->hosts[i].endpoint->weight;
+    if (total == 0 || rc->n_hosts > 0xffff)
+        return -1;
+    uint64_t scale = (min_size + total - 1) / total, size = total * scale;
+    if (size > max_size)
+        size = max_size, scale = max_size / total ? max_size / total : 1;
+    rc->ring = calloc(total * scale, sizeof(*rc->ring));
+    if (rc->ring == NULL)
+        return -1;
+    for (size_t i = 0; i < rc->n_hosts; i++) {
+        const fd_endpoint_t *e = rc->hosts[i].endpoint;
+        for (uint64_t p = 0; p < e->weight * scale; p++) {
+            char key[300];
+            int n = snprintf(key, sizeof(key), "%s:%u_%llu", e->address.host, e->address.port, (unsigned long long)p);
+            rc->ring[rc->ring_size++] = (fd_lb_hash(key, (size_t)n) & ~0xffffull) | i;
+        }
+    }
+    qsort(rc->ring, rc->ring_size, sizeof(*rc->ring), compare_points);
+    return 0;
+}

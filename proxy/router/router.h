@@ -1,0 +1,49 @@
+/* The router: the last HTTP filter. It picks the cluster and a host of it, sends the
+ * request upstream on a pooled connection of the worker, and streams the response back,
+ * with Envoy's headers, timeouts and local replies (503 UH/UF/UC, 504 UT). */
+#ifndef FD_ROUTER_H
+#define FD_ROUTER_H
+
+#include <h2o.h>
+
+#include "proxy/config/config.h"
+#include "proxy/upstream/pool.h"
+
+/* One upstream host as a worker sees it: its pool and load-balancing state. */
+typedef struct fd_router_host {
+    const fd_endpoint_t *endpoint;
+    fd_upstream_pool_t pool;
+    uint32_t active_requests;
+    int64_t current_weight; /* smooth weighted round robin */
+} fd_router_host_t;
+
+typedef struct fd_router_cluster {
+    const fd_cluster_t *config;
+    fd_router_host_t *hosts;
+    size_t n_hosts;
+    uint64_t *ring; /* RING_HASH: sorted (hash << 16 | host index) points */
+    size_t ring_size;
+    uint64_t random_state;
+} fd_router_cluster_t;
+
+/* A worker's router state: one entry per cluster of its config snapshot. */
+typedef struct fd_router_worker {
+    h2o_loop_t *loop;
+    const fd_config_t *config;
+    fd_router_cluster_t *clusters; /* same order as config->clusters */
+    uint64_t random_state;
+    h2o_timeout_t **timeouts; /* route timeouts by duration (h2o wants one queue per duration) */
+    size_t n_timeouts;
+} fd_router_worker_t;
+
+void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_config_t *config);
+void fd_router_worker_dispose(fd_router_worker_t *rw);
+
+/* The loop's timeout queue for a duration, created on first use. */
+h2o_timeout_t *fd_router_timeout(fd_router_worker_t *rw, uint64_t ms);
+
+/* Forwards req along route (route->kind == FD_ROUTE_FORWARD) and answers it. */
+void fd_router_forward(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
+                       const fd_virtual_host_t *vhost, const fd_route_t *route);
+
+#endif

@@ -1,0 +1,223 @@
+/* One forwarded request: the upstream request built with Envoy's headers and rewrites,
+ * the response streamed back through h2o with backpressure, and the route timeout and
+ * upstream failures turned into Envoy's local replies. */
+#include "proxy/router/upstream_request.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "proxy/router/header_ops.h"
+#include "proxy/router/load_balancer.h"
+
+typedef struct forward {
+    h2o_generator_t generator;
+    h2o_req_t *req;
+    fd_router_worker_t *rw;
+    fd_router_host_t *host;
+    const fd_http_manager_t *http;
+    const fd_virtual_host_t *vhost;
+    const fd_route_t *route;
+    fd_upstream_request_t *upstream; /* NULL once the upstream request has ended */
+    h2o_timeout_entry_t timeout;
+    uint64_t started_ms;
+    int response_started;
+    int counted; /* in host->active_requests */
+} forward_t;
+
+#define CONNECT_ERROR_BODY "upstream connect error or disconnect/reset before headers. reset reason: "
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status / 100) {
+    case 1: return "Informational";
+    case 2: return status == 200 ? "OK" : "Success";
+    case 3: return "Redirect";
+    case 4: return status == 404 ? "Not Found" : "Client Error";
+    default: return status == 503 ? "Service Unavailable" : status == 504 ? "Gateway Timeout" : "Server Error";
+    }
+}
+
+void fd_router_local_reply(h2o_req_t *req, int status, const char *reason, const char *body)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    size_t len = strlen(body);
+    if (len != 0)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
+    h2o_send_inline(req, body, len);
+}
+
+/* The request's forward ends: the host is no longer busy with it and no timer runs. */
+static void finish(forward_t *fw)
+{
+    if (h2o_timeout_is_linked(&fw->timeout))
+        h2o_timeout_unlink(&fw->timeout);
+    if (fw->counted) {
+        fw->host->active_requests--;
+        fw->counted = 0;
+    }
+}
+
+static void fail(forward_t *fw, int status, const char *body)
+{
+    finish(fw);
+    if (!fw->response_started)
+        fd_router_local_reply(fw->req, status, reason_phrase(status), body);
+    else
+        h2o_send(fw->req, NULL, 0, H2O_SEND_STATE_ERROR); /* headers are out: reset the stream */
+}
+
+static void on_route_timeout(h2o_timeout_entry_t *entry)
+{
+    forward_t *fw = H2O_STRUCT_FROM_MEMBER(forward_t, timeout, entry);
+    if (fw->upstream != NULL) {
+        fd_upstream_request_cancel(fw->upstream);
+        fw->upstream = NULL;
+    }
+    fail(fw, 504, "upstream request timeout"); /* UT */
+}
+
+static void on_upstream_error(fd_upstream_request_t *upstream, fd_upstream_error_t err, void *data)
+{
+    forward_t *fw = data;
+    (void)upstream;
+    fw->upstream = NULL;
+    switch (err) {
+    case FD_UPSTREAM_CONNECT_FAILURE:
+    case FD_UPSTREAM_CONNECT_TIMEOUT: fail(fw, 503, CONNECT_ERROR_BODY "connection failure"); break; /* UF */
+    case FD_UPSTREAM_RESPONSE_TIMEOUT:
+    case FD_UPSTREAM_IDLE_TIMEOUT: fail(fw, 504, "upstream request timeout"); break;                 /* UT */
+    case FD_UPSTREAM_PROTOCOL_ERROR: fail(fw, 503, CONNECT_ERROR_BODY "protocol error"); break;
+    default: fail(fw, 503, CONNECT_ERROR_BODY "connection termination"); break;                     /* UC */
+    }
+}
+
+static int is_hop_by_hop(h2o_iovec_t name)
+{
+    static const char *const names[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                                        "upgrade",    "te",         "trailer",          "host"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (h2o_memis(name.base, name.len, names[i], strlen(names[i])))
+            return 1;
+    return 0;
+}
+
+static void copy_response_headers(forward_t *fw, const struct phr_header *headers, size_t n)
+{
+    h2o_req_t *req = fw->req;
+    for (size_t i = 0; i < n; i++) {
+        h2o_iovec_t name = h2o_strdup(&req->pool, headers[i].name, headers[i].name_len);
+        h2o_strtolower(name.base, name.len);
+        /* h2o writes its own server (Envoy's server_name) and date headers */
+        if (is_hop_by_hop(name) || h2o_memis(name.base, name.len, H2O_STRLIT("server")) ||
+            h2o_memis(name.base, name.len, H2O_STRLIT("date")))
+            continue;
+        if (h2o_memis(name.base, name.len, H2O_STRLIT("content-length"))) {
+            size_t length = h2o_strtosize(headers[i].value, headers[i].value_len);
+            if (length != SIZE_MAX)
+                req->res.content_length = length;
+            continue;
+        }
+        h2o_iovec_t value = h2o_strdup(&req->pool, headers[i].value, headers[i].value_len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 1, NULL, value.base, value.len);
+    }
+}
+
+static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
+{
+    forward_t *fw = H2O_STRUCT_FROM_MEMBER(forward_t, generator, generator);
+    (void)req;
+    if (fw->upstream != NULL)
+        fd_upstream_request_proceed(fw->upstream);
+}
+
+static void on_stop(h2o_generator_t *generator, h2o_req_t *req)
+{
+    forward_t *fw = H2O_STRUCT_FROM_MEMBER(forward_t, generator, generator);
+    (void)req;
+    if (fw->upstream != NULL) { /* the client went away: nobody wants the rest */
+        fd_upstream_request_cancel(fw->upstream);
+        fw->upstream = NULL;
+    }
+    finish(fw);
+}
+
+static void on_upstream_head(fd_upstream_request_t *upstream, int minor_version, int status,
+                             const struct phr_header *headers, size_t n, void *data)
+{
+    forward_t *fw = data;
+    h2o_req_t *req = fw->req;
+    (void)upstream;
+    (void)minor_version;
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    copy_response_headers(fw, headers, n);
+    if (!fw->http->suppress_envoy_headers) {
+        char ms[24];
+        int len = snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(now_ms() - fw->started_ms));
+        h2o_iovec_t value = h2o_strdup(&req->pool, ms, (size_t)len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-envoy-upstream-service-time"), 0, NULL,
+                              value.base, value.len);
+    }
+    fd_header_ops_apply(&req->pool, &req->res.headers, &fw->route->response_headers);
+    fd_header_ops_apply(&req->pool, &req->res.headers, &fw->vhost->response_headers);
+    fd_header_ops_apply(&req->pool, &req->res.headers, &fw->http->routes->response_headers);
+    fw->response_started = 1;
+    fw->generator = (h2o_generator_t){on_proceed, on_stop};
+    h2o_start_response(req, &fw->generator);
+}
+
+static void on_upstream_body(fd_upstream_request_t *upstream, h2o_iovec_t chunk, int is_final, void *data)
+{
+    forward_t *fw = data;
+    (void)upstream;
+    if (is_final) {
+        fw->upstream = NULL;
+        finish(fw);
+        /* the last piece dies when this returns, and h2o may write it later: keep a copy */
+        chunk = h2o_strdup(&fw->req->pool, chunk.base, chunk.len);
+    }
+    h2o_send(fw->req, &chunk, 1, is_final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static const fd_upstream_callbacks_t upstream_callbacks = {on_upstream_head, on_upstream_body, on_upstream_error};
+
+/* The request's pool is freed when h2o is done with it; nothing of ours may outlive it. */
+static void on_forward_disposed(void *p)
+{
+    forward_t *fw = p;
+    if (fw->upstream != NULL)
+        fd_upstream_request_cancel(fw->upstream);
+    fw->upstream = NULL;
+    finish(fw);
+}
+
+void fd_upstream_request_begin(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
+                               const fd_virtual_host_t *vhost, const fd_route_t *route,
+                               const fd_weighted_cluster_t *weighted, fd_router_cluster_t *rc, fd_router_host_t *host)
+{
+    forward_t *fw = h2o_mem_alloc_shared(&req->pool, sizeof(*fw), on_forward_disposed);
+    *fw = (forward_t){.req = req, .rw = rw, .host = host, .http = http, .vhost = vhost, .route = route};
+    fw->started_ms = now_ms();
+    fd_upstream_request_spec_t spec;
+    fd_router_build_upstream_request(rw, req, http, vhost, route, weighted, host, &spec);
+    (void)rc;
+    host->active_requests++;
+    fw->counted = 1;
+    if (route->forward.timeout_ms != 0) {
+        fw->timeout.cb = on_route_timeout;
+        h2o_timeout_link(rw->loop, fd_router_timeout(rw, route->forward.timeout_ms), &fw->timeout);
+    }
+    fw->upstream = fd_upstream_request_start(&host->pool, &spec, &upstream_callbacks, fw);
+    if (fw->upstream == NULL)
+        fail(fw, 503, CONNECT_ERROR_BODY "connection failure");
+}

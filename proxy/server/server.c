@@ -1,0 +1,229 @@
+/* The main thread: listening sockets, workers, the admin listener, signals and drain.
+ * See server.h. */
+#include "proxy/server/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proxy/admin/admin.h"
+#include "proxy/http/stream.h"
+#include "proxy/router/route_match.h"
+#include "proxy/server/listen_socket.h"
+#include "proxy/server/worker.h"
+
+struct fd_server {
+    fd_config_t *config;
+    fd_server_options_t options;
+    h2o_globalconf_t *globalconfs; /* one per listener */
+    fd_worker_t *workers;
+    size_t n_workers;
+    h2o_evloop_t *loop; /* main thread: admin and signals */
+    fd_admin_t *admin;
+    h2o_socket_t *signals;
+    int draining;           /* read by workers and admin */
+    uint64_t drain_deadline; /* CLOCK_MONOTONIC ms */
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+h2o_globalconf_t *fd_server_globalconf(fd_server_t *server, size_t listener)
+{
+    return &server->globalconfs[listener];
+}
+
+SSL_CTX *fd_server_ssl_ctx(fd_server_t *server, size_t listener)
+{
+    (void)server;
+    (void)listener;
+    return NULL; /* TLS termination: not yet */
+}
+
+fd_config_t *fd_server_config(fd_server_t *server)
+{
+    return server->config;
+}
+
+int fd_server_drain_expired(fd_server_t *server)
+{
+    return now_ms() >= __atomic_load_n(&server->drain_deadline, __ATOMIC_ACQUIRE);
+}
+
+/* h2o settings come from each listener's HTTP connection manager. */
+static void init_globalconf(fd_server_t *server, size_t index)
+{
+    h2o_globalconf_t *conf = &server->globalconfs[index];
+    const fd_listener_t *listener = &server->config->listeners[index];
+    const fd_http_manager_t *http = &listener->chains[0].http;
+    h2o_config_init(conf);
+    conf->server_name = h2o_iovec_init(http->server_name.base, http->server_name.len);
+    if (http->request_headers_timeout_ms != 0)
+        conf->http1.req_timeout = http->request_headers_timeout_ms;
+    conf->http2.idle_timeout = http->idle_timeout_ms;
+    conf->http2.max_concurrent_requests_per_connection =
+        http->http2_max_concurrent_streams < 256 ? http->http2_max_concurrent_streams : 256;
+    h2o_hostconf_t *host = h2o_config_register_host(conf, h2o_iovec_init(H2O_STRLIT("*")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    fd_stream_register(path, index);
+}
+
+/* Route lookups go through indexes built once per table, before any worker reads it. */
+static int index_routes(fd_config_t *config)
+{
+    for (size_t l = 0; l < config->n_listeners; l++) {
+        const fd_listener_t *listener = &config->listeners[l];
+        for (size_t c = 0; c <= listener->n_chains; c++) {
+            const fd_filter_chain_t *chain = c < listener->n_chains ? &listener->chains[c] : listener->default_chain;
+            if (chain != NULL && chain->http.routes != NULL &&
+                fd_route_index_build(chain->http.routes, &config->pool) != 0) {
+                fprintf(stderr, "frontdesk: listener '%s': a virtual host has too many routes to index\n",
+                        listener->name.base);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int open_sockets(fd_server_t *server, int *fds)
+{
+    char err[256];
+    for (size_t w = 0; w < server->n_workers; w++) {
+        for (size_t l = 0; l < server->config->n_listeners; l++) {
+            const fd_listener_t *listener = &server->config->listeners[l];
+            int fd = fd_listen_socket_open(&listener->address, err, sizeof(err));
+            if (fd < 0) {
+                fprintf(stderr, "frontdesk: listener '%s': %s\n", listener->name.base, err);
+                return -1;
+            }
+            fds[w * server->config->n_listeners + l] = fd;
+        }
+    }
+    return 0;
+}
+
+void fd_server_start_drain(fd_server_t *server)
+{
+    if (server->draining)
+        return;
+    fprintf(stderr, "frontdesk: draining (up to %u s for requests in flight)\n", server->options.drain_time_s);
+    __atomic_store_n(&server->drain_deadline, now_ms() + (uint64_t)server->options.drain_time_s * 1000,
+                     __ATOMIC_RELEASE);
+    __atomic_store_n(&server->draining, 1, __ATOMIC_RELEASE);
+    for (size_t i = 0; i < server->n_workers; i++)
+        fd_worker_request_drain(&server->workers[i]);
+}
+
+int fd_server_is_draining(fd_server_t *server)
+{
+    return __atomic_load_n(&server->draining, __ATOMIC_ACQUIRE);
+}
+
+static void on_signal(h2o_socket_t *sock, const char *err)
+{
+    fd_server_t *server = sock->data;
+    struct signalfd_siginfo info;
+    if (err == NULL)
+        while (read(h2o_socket_get_fd(sock), &info, sizeof(info)) == sizeof(info))
+            ;
+    fd_server_start_drain(server);
+}
+
+static int watch_signals(fd_server_t *server, sigset_t *mask)
+{
+    int fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) {
+        perror("frontdesk: signalfd");
+        return -1;
+    }
+    h2o_socket_t *sock = h2o_evloop_socket_create(server->loop, fd, 0);
+    sock->data = server;
+    h2o_socket_read_start(sock, on_signal);
+    server->signals = sock;
+    return 0;
+}
+
+static int workers_stopped(fd_server_t *server)
+{
+    for (size_t i = 0; i < server->n_workers; i++)
+        if (!__atomic_load_n(&server->workers[i].stopped, __ATOMIC_ACQUIRE))
+            return 0;
+    return 1;
+}
+
+static int start_workers(fd_server_t *server)
+{
+    size_t n_fds = server->n_workers * server->config->n_listeners;
+    int *fds = calloc(n_fds ? n_fds : 1, sizeof(*fds));
+    if (fds == NULL || open_sockets(server, fds) != 0) {
+        free(fds);
+        return -1;
+    }
+    for (size_t i = 0; i < server->n_workers; i++)
+        if (fd_worker_start(&server->workers[i], server, i, fds + i * server->config->n_listeners) != 0) {
+            free(fds);
+            return -1;
+        }
+    free(fds);
+    return 0;
+}
+
+static void dispose_server(fd_server_t *server)
+{
+    if (server->admin != NULL)
+        fd_admin_stop(server->admin);
+    h2o_socket_close(server->signals);
+    for (int i = 0; i < 3; i++) /* let the deferred closes run before the loop goes */
+        h2o_evloop_run(server->loop, 0);
+    h2o_evloop_destroy(server->loop);
+    for (size_t i = 0; i < server->config->n_listeners; i++)
+        h2o_config_dispose(&server->globalconfs[i]);
+    free(server->globalconfs);
+    free(server->workers);
+}
+
+int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
+{
+    fd_server_t server = {.config = config, .options = *options, .drain_deadline = UINT64_MAX};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    server.n_workers = options->concurrency ? options->concurrency : (cores > 0 ? (size_t)cores : 1);
+    server.globalconfs = calloc(config->n_listeners ? config->n_listeners : 1, sizeof(*server.globalconfs));
+    server.workers = calloc(server.n_workers, sizeof(*server.workers));
+    if (server.globalconfs == NULL || server.workers == NULL)
+        abort();
+    for (size_t i = 0; i < config->n_listeners; i++)
+        init_globalconf(&server, i);
+    if (index_routes(config) != 0)
+        return 1;
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL); /* workers inherit the mask: only main reads signals */
+    signal(SIGPIPE, SIG_IGN);
+    server.loop = h2o_evloop_create();
+    if (watch_signals(&server, &mask) != 0)
+        return 1;
+    if (config->has_admin && (server.admin = fd_admin_start(&server, server.loop, config)) == NULL)
+        return 1;
+    if (start_workers(&server) != 0)
+        return 1;
+    fprintf(stderr, "frontdesk: serving %zu listener(s) on %zu worker(s)\n", config->n_listeners, server.n_workers);
+    while (!server.draining || !workers_stopped(&server))
+        h2o_evloop_run(server.loop, server.draining ? 10 : INT32_MAX);
+    for (size_t i = 0; i < server.n_workers; i++)
+        fd_worker_join(&server.workers[i]);
+    dispose_server(&server);
+    fprintf(stderr, "frontdesk: drained, exiting\n");
+    return 0;
+}

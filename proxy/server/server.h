@@ -1,0 +1,28 @@
+/* The serving process: the main thread owns the config, the admin listener, signals and
+ * drain; it starts the workers, each with its own loop and sockets (worker.h). */
+#ifndef FD_SERVER_H
+#define FD_SERVER_H
+
+#include <h2o.h>
+
+#include "proxy/config/config.h"
+
+typedef struct fd_server_options {
+    unsigned concurrency;  /* workers; 0: number of cores */
+    unsigned drain_time_s; /* how long in-flight requests may take after SIGTERM */
+    const char *config_path;
+} fd_server_options_t;
+
+typedef struct fd_server fd_server_t;
+
+/* Serves config until SIGTERM/SIGINT or /quitquitquit, then drains. Takes a reference
+ * to config. Returns the process exit status. */
+int fd_server_run(fd_config_t *config, const fd_server_options_t *options);
+
+/* For workers: per-listener shared settings, and the drain deadline. */
+h2o_globalconf_t *fd_server_globalconf(fd_server_t *server, size_t listener);
+SSL_CTX *fd_server_ssl_ctx(fd_server_t *server, size_t listener);
+fd_config_t *fd_server_config(fd_server_t *server);
+int fd_server_drain_expired(fd_server_t *server);
+
+#endif

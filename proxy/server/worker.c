@@ -1,0 +1,167 @@
+/* The worker thread: accepts on its own sockets, runs h2o's HTTP/1.1 and HTTP/2 on its
+ * own loop, and drains when the main thread asks. See worker.h. */
+#include "proxy/server/worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "proxy/server/server.h"
+
+#define ACCEPTS_PER_WAKEUP 16
+#define DRAIN_IDLE_TIMEOUT_MS 1000
+
+typedef struct control_message {
+    h2o_multithread_message_t super;
+    enum { CONTROL_DRAIN } kind;
+} control_message_t;
+
+static void on_connection_closed(void *data)
+{
+    fd_worker_listener_t *wl = data;
+    wl->worker->connections--;
+    FD_STAT_DEC(wl->stats.downstream_cx_active);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    fd_worker_listener_t *wl = listener->data;
+    if (err != NULL)
+        return;
+    for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        /* h2o leaves on_close of accepted sockets to the application: it counts connections */
+        sock->on_close.cb = on_connection_closed;
+        sock->on_close.data = wl;
+        wl->worker->connections++;
+        FD_STAT_INC(wl->stats.downstream_cx_total);
+        FD_STAT_INC(wl->stats.downstream_cx_active);
+        h2o_accept(&wl->accept_ctx, sock);
+    }
+}
+
+static void stop_accepting(fd_worker_t *worker)
+{
+    for (size_t i = 0; i < worker->n_listeners; i++) {
+        fd_worker_listener_t *wl = &worker->listeners[i];
+        if (wl->sock != NULL) {
+            h2o_socket_read_stop(wl->sock);
+            h2o_socket_close(wl->sock);
+            wl->sock = NULL;
+        }
+        h2o_context_request_shutdown(&wl->ctx);
+        /* h2o 2.2 has no call to close idle connections: shorten their idle timers instead, so
+         * keep-alive connections idle since before the drain close within a second. */
+        if (wl->ctx.http1.req_timeout.timeout > DRAIN_IDLE_TIMEOUT_MS)
+            wl->ctx.http1.req_timeout.timeout = DRAIN_IDLE_TIMEOUT_MS;
+        if (wl->ctx.http2.idle_timeout.timeout > DRAIN_IDLE_TIMEOUT_MS)
+            wl->ctx.http2.idle_timeout.timeout = DRAIN_IDLE_TIMEOUT_MS;
+    }
+}
+
+static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    fd_worker_t *worker = H2O_STRUCT_FROM_MEMBER(fd_worker_t, control, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        control_message_t *msg = H2O_STRUCT_FROM_MEMBER(control_message_t, super.link, messages->next);
+        h2o_linklist_unlink(&msg->super.link);
+        if (msg->kind == CONTROL_DRAIN && !worker->draining) {
+            worker->draining = 1;
+            stop_accepting(worker);
+        }
+        free(msg);
+    }
+}
+
+static void init_listener(fd_worker_t *worker, size_t i, int fd)
+{
+    fd_worker_listener_t *wl = &worker->listeners[i];
+    wl->worker = worker;
+    wl->index = i;
+    wl->fd = fd;
+    h2o_context_init(&wl->ctx, worker->loop, fd_server_globalconf(worker->server, i));
+    wl->accept_ctx.ctx = &wl->ctx;
+    wl->accept_ctx.hosts = wl->ctx.globalconf->hosts;
+    wl->accept_ctx.ssl_ctx = fd_server_ssl_ctx(worker->server, i);
+    wl->sock = h2o_evloop_socket_create(worker->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    wl->sock->data = wl;
+    h2o_socket_read_start(wl->sock, on_accept);
+}
+
+/* Everything the worker made, in reverse: the loop's objects belong to this thread. */
+static void dispose_worker(fd_worker_t *worker)
+{
+    for (int i = 0; i < 3; i++) /* let deferred closes and zero-delay timers run first */
+        h2o_evloop_run(worker->loop, 0);
+    for (size_t i = 0; i < worker->n_listeners; i++) {
+        h2o_context_t *ctx = &worker->listeners[i].ctx;
+        if (worker->listeners[i].sock != NULL)
+            h2o_socket_close(worker->listeners[i].sock);
+        /* h2o_context_request_shutdown armed HTTP/2's graceful-shutdown timer; no connection is left */
+        if (h2o_timeout_is_linked(&ctx->http2._graceful_shutdown_timeout))
+            h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
+        h2o_context_dispose(ctx);
+    }
+    fd_router_worker_dispose(&worker->router);
+    h2o_multithread_unregister_receiver(worker->queue, &worker->control);
+    h2o_multithread_destroy_queue(worker->queue);
+    free(worker->listeners);
+    fd_config_release(worker->config);
+    for (int i = 0; i < 3; i++) /* the queues' sockets close on the next turns of the loop */
+        h2o_evloop_run(worker->loop, 0);
+    h2o_evloop_destroy(worker->loop);
+}
+
+static void *worker_main(void *arg)
+{
+    fd_worker_t *worker = arg;
+    /* After drain starts, run until every connection is gone (or the drain time is up): h2o
+     * closes idle keep-alive connections and answers with "connection: close" meanwhile. */
+    while (!worker->draining || worker->requests_in_flight != 0 || worker->connections != 0) {
+        h2o_evloop_run(worker->loop, worker->draining ? 10 : INT32_MAX);
+        if (worker->draining && fd_server_drain_expired(worker->server))
+            break;
+    }
+    dispose_worker(worker);
+    __atomic_store_n(&worker->stopped, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index, const int *listen_fds)
+{
+    worker->server = server;
+    worker->index = index;
+    worker->config = fd_server_config(server);
+    fd_config_retain(worker->config);
+    worker->loop = h2o_evloop_create();
+    fd_router_worker_init(&worker->router, worker->loop, worker->config);
+    worker->queue = h2o_multithread_create_queue(worker->loop);
+    h2o_multithread_register_receiver(worker->queue, &worker->control, on_control);
+    worker->n_listeners = worker->config->n_listeners;
+    worker->listeners = calloc(worker->n_listeners ? worker->n_listeners : 1, sizeof(*worker->listeners));
+    if (worker->listeners == NULL)
+        abort();
+    for (size_t i = 0; i < worker->n_listeners; i++)
+        init_listener(worker, i, listen_fds[i]);
+    if (pthread_create(&worker->thread, NULL, worker_main, worker) != 0) {
+        perror("frontdesk: pthread_create");
+        return -1;
+    }
+    return 0;
+}
+
+void fd_worker_request_drain(fd_worker_t *worker)
+{
+    control_message_t *msg = calloc(1, sizeof(*msg));
+    if (msg == NULL)
+        abort();
+    msg->kind = CONTROL_DRAIN;
+    h2o_multithread_send_message(&worker->control, &msg->super);
+}
+
+void fd_worker_join(fd_worker_t *worker)
+{
+    pthread_join(worker->thread, NULL);
+}

@@ -1,0 +1,58 @@
+/* A worker: one thread with its own h2o event loop, its own listening sockets (one per
+ * listener, SO_REUSEPORT) and its own upstream pools. A request lives on one worker
+ * from accept to log; nothing on the request path takes a lock. */
+#ifndef FD_WORKER_H
+#define FD_WORKER_H
+
+#include <h2o.h>
+#include <pthread.h>
+
+#include "proxy/config/config.h"
+#include "proxy/router/router.h"
+#include "proxy/stats/stats.h"
+
+struct fd_server;
+
+/* One listener as seen by one worker: an h2o context and the accepting socket. */
+typedef struct fd_worker_listener {
+    struct fd_worker *worker;
+    size_t index; /* in config->listeners */
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *sock;
+    int fd;
+    fd_http_stats_t stats; /* this listener's HTTP connection manager, on this worker */
+} fd_worker_listener_t;
+
+typedef struct fd_worker {
+    struct fd_server *server;
+    size_t index;
+    pthread_t thread;
+    h2o_evloop_t *loop;
+    fd_config_t *config; /* this worker's reference to the current snapshot */
+    fd_router_worker_t router;
+    fd_worker_listener_t *listeners;
+    size_t n_listeners;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t control; /* messages from the main thread */
+    size_t requests_in_flight;
+    size_t connections;
+    int draining;
+    int stopped;
+} fd_worker_t;
+
+/* Starts the thread; listen_fds[i] is this worker's socket for config->listeners[i]. */
+int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index, const int *listen_fds);
+
+/* Asks the worker (from any thread) to stop accepting and to exit once idle. */
+void fd_worker_request_drain(fd_worker_t *worker);
+
+void fd_worker_join(fd_worker_t *worker);
+
+/* The worker a request is served on (its h2o context belongs to a worker listener). */
+static inline fd_worker_listener_t *fd_worker_listener_of(h2o_context_t *ctx)
+{
+    return H2O_STRUCT_FROM_MEMBER(fd_worker_listener_t, ctx, ctx);
+}
+
+#endif

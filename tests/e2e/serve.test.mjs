@@ -1,0 +1,218 @@
+// The data plane end to end: the real binary, real Node.js backends, real clients (fetch,
+// Node's http2, curl). Routing, direct responses, redirects, forwarding with Envoy's
+// headers, load balancing, local replies for failures, HTTP/2, and drain on SIGTERM.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { connect as http2Connect } from 'node:http2';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startFrontdesk, freePort, fetchText, httpRequest, httpListener, staticCluster, bootstrap } from './lib/frontdesk.mjs';
+
+const run = promisify(execFile);
+let fd, ports, backends = [], seen = [], connections = [0, 0, 0];
+
+function backend(index, handler) {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      seen.push({ backend: index, method: req.method, url: req.url, headers: req.headers, body });
+      handler(req, res, body);
+    });
+  });
+  server.on('connection', () => connections[index]++);
+  server.keepAliveTimeout = 30000;
+  return server;
+}
+
+function reply(res, status, body, headers = {}) {
+  res.writeHead(status, { 'content-type': 'text/plain', ...headers });
+  res.end(body);
+}
+
+before(async () => {
+  ports = { admin: await freePort(), main: await freePort(), b0: await freePort(), b1: await freePort(), dead: await freePort() };
+  const handler = (index) => (req, res, body) => {
+    if (req.url.startsWith('/slow')) setTimeout(() => reply(res, 200, 'slow done'), 1500);
+    else if (req.url.startsWith('/big')) reply(res, 200, 'x'.repeat(4 * 1024 * 1024));
+    else reply(res, 200, `backend ${index} ${req.method} ${req.url} ${body}`, { server: 'node-backend', 'x-backend': String(index) });
+  };
+  for (const [i, port] of [[0, ports.b0], [1, ports.b1]]) {
+    const server = backend(i, handler(i));
+    await new Promise((r) => server.listen(port, '127.0.0.1', r));
+    backends.push(server);
+  }
+  const routes = `
+            name: main
+            response_headers_to_add: [{header: {key: x-route-config, value: "yes"}}]
+            virtual_hosts:
+            - name: api
+              domains: ["api.test", "api.test:${ports.main}"]
+              routes:
+              - match: {prefix: "/v1/"}
+                route: {cluster: one, prefix_rewrite: "/internal/"}
+            - name: default
+              domains: ["*"]
+              response_headers_to_add: [{header: {key: x-vhost, value: default}}]
+              routes:
+              - match: {path: "/direct"}
+                direct_response: {status: 202, body: {inline_string: "direct body"}}
+                response_headers_to_add: [{header: {key: x-route, value: direct}}]
+              - match: {prefix: "/old/"}
+                redirect: {prefix_rewrite: "/new/", response_code: PERMANENT_REDIRECT}
+              - match: {prefix: "/secure"}
+                redirect: {https_redirect: true}
+              - match: {prefix: "/dead"}
+                route: {cluster: dead}
+              - match: {prefix: "/slowok"}
+                route: {cluster: one, timeout: 5s}
+              - match: {prefix: "/slow"}
+                route: {cluster: one, timeout: 0.3s}
+              - match: {prefix: "/both"}
+                route: {cluster: both}
+              - match: {prefix: "/"}
+                route: {cluster: one}
+                request_headers_to_add: [{header: {key: x-added, value: route}}]`;
+  const yaml = bootstrap(ports.admin, httpListener('main', ports.main, routes, { extraHcm: '          use_remote_address: true' }),
+    staticCluster('one', [{ port: ports.b0 }]) +
+    staticCluster('both', [{ port: ports.b0 }, { port: ports.b1, weight: 3 }]) +
+    staticCluster('dead', [{ port: ports.dead }]));
+  fd = await startFrontdesk(yaml, { adminPort: ports.admin, args: ['--drain-time-s', '5'] });
+});
+
+after(async () => {
+  if (fd) await fd.stop();
+  for (const b of backends) b.close();
+});
+
+const url = (path) => `http://127.0.0.1:${ports.main}${path}`;
+
+test('direct_response with route, virtual host and route configuration headers', async () => {
+  const r = await fetchText(url('/direct'));
+  assert.equal(r.status, 202);
+  assert.equal(r.body, 'direct body');
+  assert.equal(r.headers.get('x-route'), 'direct');
+  assert.equal(r.headers.get('x-vhost'), 'default');
+  assert.equal(r.headers.get('x-route-config'), 'yes');
+});
+
+test('no route: 404 with an empty body (NR)', async () => {
+  const r = await httpRequest(ports.main, '/v2/none', { headers: { host: 'api.test' } });
+  assert.equal(r.status, 404);
+  assert.equal(r.body, '');
+});
+
+test('redirects: prefix rewrite with 308, and https', async () => {
+  let r = await fetchText(url('/old/page?q=1'));
+  assert.equal(r.status, 308);
+  assert.equal(r.headers.get('location'), `http://127.0.0.1:${ports.main}/new/page?q=1`);
+  r = await httpRequest(ports.main, '/secure/x', { headers: { host: 'shop.test:80' } });
+  assert.equal(r.status, 301);
+  assert.equal(r.headers.location, 'https://shop.test/secure/x');
+});
+
+test('forwarding: body, rewrites, Envoy headers both ways', async () => {
+  seen = [];
+  const r = await fetchText(url('/hello?x=1'), { method: 'POST', body: 'ping', headers: { 'x-forwarded-for': '10.9.8.7' } });
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'backend 0 POST /hello?x=1 ping');
+  assert.equal(r.headers.get('server'), 'envoy');
+  assert.match(r.headers.get('x-envoy-upstream-service-time'), /^\d+$/);
+  assert.equal(r.headers.get('x-backend'), '0');
+  const up = seen.at(-1).headers;
+  assert.equal(up['x-forwarded-for'], '10.9.8.7, 127.0.0.1');
+  assert.equal(up['x-forwarded-proto'], 'http');
+  assert.match(up['x-request-id'], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(up['x-added'], 'route');
+  assert.equal(up['x-envoy-expected-rq-timeout-ms'], '15000');
+  assert.equal(up.host, `127.0.0.1:${ports.main}`);
+});
+
+test('x-request-id is kept when present; prefix_rewrite on the api virtual host', async () => {
+  seen = [];
+  const r = await httpRequest(ports.main, '/v1/users', { headers: { host: 'api.test', 'x-request-id': 'given-id' } });
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'backend 0 GET /internal/users ');
+  assert.equal(seen.at(-1).headers['x-request-id'], 'given-id');
+  assert.equal(seen.at(-1).headers['x-envoy-original-path'], '/v1/users');
+});
+
+test('weighted round robin spreads 1:3 and pooled connections are reused', async () => {
+  seen = [];
+  const before = [...connections];
+  for (let i = 0; i < 40; i++) assert.equal((await fetchText(url('/both'))).status, 200);
+  const counts = [0, 0];
+  for (const s of seen) counts[s.backend]++;
+  assert.deepEqual(counts, [10, 30]);
+  // two workers, each with its own pool: a handful of connections, not forty
+  assert.ok(connections[0] - before[0] <= 4 && connections[1] - before[1] <= 4, `new connections: ${connections}`);
+});
+
+test('backend down: 503 with Envoy\'s connection failure body (UF)', async () => {
+  const r = await fetchText(url('/dead'));
+  assert.equal(r.status, 503);
+  assert.equal(r.body, 'upstream connect error or disconnect/reset before headers. reset reason: connection failure');
+});
+
+test('slow backend: 504 upstream request timeout (UT)', async () => {
+  const r = await fetchText(url('/slow'));
+  assert.equal(r.status, 504);
+  assert.equal(r.body, 'upstream request timeout');
+});
+
+test('a 4 MiB response streams through intact', async () => {
+  const r = await fetchText(url('/big'));
+  assert.equal(r.status, 200);
+  assert.equal(r.body.length, 4 * 1024 * 1024);
+});
+
+test('HTTP/2 with prior knowledge (Node http2)', async () => {
+  const client = http2Connect(`http://127.0.0.1:${ports.main}`);
+  try {
+    const result = await new Promise((resolve, reject) => {
+      const stream = client.request({ ':path': '/h2', ':method': 'GET' });
+      let body = '';
+      let status;
+      stream.on('response', (h) => (status = h[':status']));
+      stream.on('data', (d) => (body += d));
+      stream.on('end', () => resolve({ status, body }));
+      stream.on('error', reject);
+      stream.setTimeout(5000, () => reject(new Error('timeout')));
+    });
+    assert.equal(result.status, 200);
+    assert.equal(result.body, 'backend 0 GET /h2 ');
+  } finally {
+    client.close();
+  }
+});
+
+test('HTTP/1.1 pipelining and h2c upgrade (curl)', async () => {
+  const { stdout } = await run('curl', ['-s', '--http2', url('/upgrade')], { timeout: 10000 });
+  assert.equal(stdout, 'backend 0 GET /upgrade ');
+  const { stdout: v } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_version}', '--http2', url('/upgrade')], { timeout: 10000 });
+  assert.equal(v, '2');
+});
+
+test('admin: /ready and /server_info', async () => {
+  const r = await fetchText(`http://127.0.0.1:${ports.admin}/ready`);
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'LIVE\n');
+  const info = JSON.parse((await fetchText(`http://127.0.0.1:${ports.admin}/server_info`)).body);
+  assert.equal(info.state, 'LIVE');
+});
+
+test('SIGTERM drains: a request in flight completes, /ready says DRAINING, exit 0', async () => {
+  const inflight = fetchText(url('/slowok'), { timeout: 10000 });
+  await new Promise((r) => setTimeout(r, 200));
+  fd.proc.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 100));
+  const ready = await fetchText(`http://127.0.0.1:${ports.admin}/ready`).catch(() => null);
+  if (ready) assert.equal(ready.body, 'DRAINING\n');
+  const r = await inflight;
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'slow done');
+  const { code } = await fd.proc.exited;
+  assert.equal(code, 0);
+  fd = null;
+});
