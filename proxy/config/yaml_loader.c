@@ -710,5 +710,11 @@ ProtobufCMessage *fd_yaml_load_message(const char *text, size_t len, const Proto
         protobuf_c_message_free_unpacked(msg, NULL);
         msg = NULL;
     }
+    if (msg == NULL) { /* positions and decoded Anys of freed messages must not match new ones */
+        char *name = fd_yaml_strdup(src->name);
+        fd_cfg_source_dispose(src);
+        fd_cfg_source_init(src, name);
+        free(name);
+    }
     return msg;
 }

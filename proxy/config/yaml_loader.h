@@ -14,7 +14,7 @@
 /* Parses text (YAML or JSON) into a new message of type desc. Positions and decoded
  * Anys are recorded in src. Every error found is added to errs (bounded). Returns the
  * message, which the caller frees with protobuf_c_message_free_unpacked(msg, NULL),
- * or NULL when any error was found. */
+ * or NULL when any error was found (src then holds no positions or decoded Anys). */
 ProtobufCMessage *fd_yaml_load_message(const char *text, size_t len, const ProtobufCMessageDescriptor *desc,
                                        fd_cfg_source_t *src, fd_cfg_errors_t *errs);
 

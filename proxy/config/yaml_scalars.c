@@ -1,6 +1,7 @@
 /* Scalar conversions for the YAML loader: integers with range checks, floats, bools,
  * strings, base64 bytes, enums by name (any case, as Envoy accepts) or number, and
  * the textual forms of Duration and Timestamp. */
+#include <ctype.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -21,6 +22,10 @@ static int is_hex(const char *text)
 static int parse_signed(fd_yaml_loader_t *ld, yaml_node_t *node, const char *text, int64_t min, int64_t max,
                         int64_t *out)
 {
+    if (isspace((unsigned char)text[0])) { /* strtoll would skip it; a number is written without */
+        fd_yaml_error(ld, node, "expected an integer, got '%s'", text);
+        return -1;
+    }
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, is_hex(text) ? 16 : 10); /* yaml-cpp, and so Envoy, reads 0x10 as 16 */
@@ -38,6 +43,10 @@ static int parse_signed(fd_yaml_loader_t *ld, yaml_node_t *node, const char *tex
 
 static int parse_unsigned(fd_yaml_loader_t *ld, yaml_node_t *node, const char *text, uint64_t max, uint64_t *out)
 {
+    if (isspace((unsigned char)text[0])) { /* strtoull would skip it, and then wrap a '-' around */
+        fd_yaml_error(ld, node, "expected a non-negative integer, got '%s'", text);
+        return -1;
+    }
     char *end;
     errno = 0;
     const char *digits = text[0] == '+' ? text + 1 : text;
@@ -143,8 +152,12 @@ static int parse_enum(fd_yaml_loader_t *ld, yaml_node_t *node, const char *text,
         }
     }
     char *end;
-    long v = strtol(text, &end, 10);
-    if (end != text && *end == '\0' && protobuf_c_enum_descriptor_get_value(desc, (int)v) != NULL) {
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    /* protobuf's JSON parser would take any int32 here; a number without a name in a file a
+     * person wrote is a mistake, so it is refused with the names there are */
+    if (end != text && *end == '\0' && !isspace((unsigned char)text[0]) && errno == 0 && v >= INT32_MIN &&
+        v <= INT32_MAX && protobuf_c_enum_descriptor_get_value(desc, (int)v) != NULL) {
         *out = (int)v;
         return 0;
     }
@@ -260,9 +273,14 @@ int fd_yaml_parse_duration(const char *text, int64_t *seconds, int32_t *nanos)
 /* RFC 3339: "2026-11-28T11:42:18Z", "2026-11-28T11:42:18.5+01:00". */
 int fd_yaml_parse_timestamp(const char *text, int64_t *seconds, int32_t *nanos)
 {
+    /* RFC 3339's fixed layout "YYYY-MM-DDTHH:MM:SS", checked before strptime, which is lenient */
+    static const char layout[] = "dddd-dd-ddTdd:dd:dd";
+    for (size_t i = 0; i < sizeof(layout) - 1; i++)
+        if (layout[i] == 'd' ? !(text[i] >= '0' && text[i] <= '9') : text[i] != layout[i])
+            return -1;
     struct tm tm = {0};
-    const char *p = (text[0] >= '0' && text[0] <= '9') ? strptime(text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (p == NULL)
+    const char *p = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (p == NULL || p != text + sizeof(layout) - 1 || tm.tm_sec > 59)
         return -1;
     int32_t frac = 0;
     if (*p == '.') {

@@ -1520,6 +1520,24 @@ static void test_document_shape_limits(void **state)
     fd_cfg_errors_clear(&fx->errs);
 }
 
+static void test_lenient_forms_refused(void **state)
+{
+    (void)state;
+    /* strtoull skips blanks and wraps a '-': a quoted " -1" must not become 2^64-1 */
+    load_fails("name: a\nper_connection_buffer_limit_bytes: \" -1\"\n", CLUSTER,
+               "envoy.yaml:2:36: per_connection_buffer_limit_bytes: expected a non-negative integer, got ' -1'");
+    /* an enum number beyond int32 is not truncated into a valid value */
+    load_fails("name: a\nlb_policy: 4294967297\n", CLUSTER,
+               "envoy.yaml:2:12: lb_policy: unknown value '4294967297' for enum envoy.config.cluster.v3.Cluster.LbPolicy "
+               "(expected one of: ROUND_ROBIN, LEAST_REQUEST, RING_HASH, RANDOM, MAGLEV, CLUSTER_PROVIDED, "
+               "LOAD_BALANCING_POLICY_CONFIG)");
+    int64_t secs;
+    int32_t nanos;
+    assert_int_equal(fd_yaml_parse_timestamp("2026-1-5T1:2:3Z", &secs, &nanos), -1);
+    assert_int_equal(fd_yaml_parse_timestamp("2026-11-28T23:59:60Z", &secs, &nanos), -1);
+    assert_int_equal(fd_yaml_parse_timestamp("2026-11-28T23:59:59Z", &secs, &nanos), 0);
+}
+
 static void test_null_values(void **state)
 {
     (void)state;
@@ -1866,6 +1884,7 @@ int main(void)
         T(test_syntax_errors),
         T(test_empty_documents),
         T(test_document_shape_limits),
+        T(test_lenient_forms_refused),
         T(test_null_values),
         T(test_multiple_errors_in_order),
         T(test_error_bound),
