@@ -26,20 +26,19 @@ typedef struct options {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: frontdesk [options]\n"
-            "\n"
-            "  -c, --config-path FILE      Envoy v3 bootstrap (YAML, JSON, or binary .pb)\n"
-            "      --config-yaml YAML      bootstrap YAML merged over -c (as Envoy does)\n"
-            "      --mode serve|validate   validate: check the whole configuration and exit\n"
-            "      --concurrency N         worker threads (default: number of cores)\n"
-            "  -l, --log-level LEVEL       trace, debug, info, warning, error, critical, off\n"
-            "      --service-node ID       node id sent to the control server\n"
-            "      --service-cluster NAME  node cluster sent to the control server\n"
-            "      --drain-time-s N        seconds to drain connections on shutdown (default 600)\n"
-            "      --print-config          with --mode validate: print the loaded config as JSON\n"
-            "      --version               print the version and exit\n"
-            "  -h, --help                  print this help and exit\n");
+    fprintf(out, "usage: frontdesk [options]\n"
+                 "\n"
+                 "  -c, --config-path FILE      Envoy v3 bootstrap (YAML, JSON, or binary .pb)\n"
+                 "      --config-yaml YAML      bootstrap YAML merged over -c (as Envoy does)\n"
+                 "      --mode serve|validate   validate: check the whole configuration and exit\n"
+                 "      --concurrency N         worker threads (default: number of cores)\n"
+                 "  -l, --log-level LEVEL       trace, debug, info, warning, error, critical, off\n"
+                 "      --service-node ID       node id sent to the control server\n"
+                 "      --service-cluster NAME  node cluster sent to the control server\n"
+                 "      --drain-time-s N        seconds to drain connections on shutdown (default 600)\n"
+                 "      --print-config          with --mode validate: print the loaded config as JSON\n"
+                 "      --version               print the version and exit\n"
+                 "  -h, --help                  print this help and exit\n");
 }
 
 static int parse_unsigned(const char *flag, const char *text, unsigned *out)
@@ -59,13 +58,18 @@ static int parse_options(int argc, char **argv, options_t *opts)
 {
     enum { OPT_CONFIG_YAML = 256, OPT_MODE, OPT_CONCURRENCY, OPT_NODE, OPT_CLUSTER, OPT_DRAIN, OPT_VERSION, OPT_PRINT };
     static const struct option longopts[] = {
-        {"config-path", required_argument, NULL, 'c'},    {"config-yaml", required_argument, NULL, OPT_CONFIG_YAML},
-        {"mode", required_argument, NULL, OPT_MODE},      {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
-        {"log-level", required_argument, NULL, 'l'},      {"service-node", required_argument, NULL, OPT_NODE},
+        {"config-path", required_argument, NULL, 'c'},
+        {"config-yaml", required_argument, NULL, OPT_CONFIG_YAML},
+        {"mode", required_argument, NULL, OPT_MODE},
+        {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+        {"log-level", required_argument, NULL, 'l'},
+        {"service-node", required_argument, NULL, OPT_NODE},
         {"service-cluster", required_argument, NULL, OPT_CLUSTER},
         {"drain-time-s", required_argument, NULL, OPT_DRAIN},
-        {"print-config", no_argument, NULL, OPT_PRINT},   {"version", no_argument, NULL, OPT_VERSION},
-        {"help", no_argument, NULL, 'h'},                 {NULL, 0, NULL, 0},
+        {"print-config", no_argument, NULL, OPT_PRINT},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {

@@ -29,8 +29,10 @@ static void reply(h2o_req_t *req, int status, const char *content_type, const ch
 {
     req->http1_is_persistent = 0; /* no idle admin connections: shutdown can then close the listener cleanly */
     req->res.status = status;
-    req->res.reason = status == 200 ? "OK" : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed"
-                                                                                         : "Service Unavailable";
+    req->res.reason = status == 200   ? "OK"
+                      : status == 404 ? "Not Found"
+                      : status == 405 ? "Method Not Allowed"
+                                      : "Service Unavailable";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
     h2o_send_inline(req, body, len);
 }
@@ -57,10 +59,10 @@ static void on_ready(fd_admin_t *admin, h2o_req_t *req)
 static void on_server_info(fd_admin_t *admin, h2o_req_t *req)
 {
     char body[512];
-    int n = snprintf(body, sizeof(body),
-                     "{\n \"version\": \"frontdesk/%s\",\n \"state\": \"%s\",\n \"uptime_current_epoch\": \"%lds\"\n}\n",
-                     FD_VERSION, fd_server_is_draining(admin->server) ? "DRAINING" : "LIVE",
-                     (long)(time(NULL) - admin->started));
+    int n = snprintf(
+        body, sizeof(body),
+        "{\n \"version\": \"frontdesk/%s\",\n \"state\": \"%s\",\n \"uptime_current_epoch\": \"%lds\"\n}\n", FD_VERSION,
+        fd_server_is_draining(admin->server) ? "DRAINING" : "LIVE", (long)(time(NULL) - admin->started));
     reply(req, 200, "application/json", body, (size_t)n);
 }
 

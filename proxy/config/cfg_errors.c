@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void fd_cfg_errors_add(fd_cfg_errors_t *errs, const char *source, fd_cfg_mark_t mark, const char *path,
-                       const char *fmt, ...)
+void fd_cfg_errors_add(fd_cfg_errors_t *errs, const char *source, fd_cfg_mark_t mark, const char *path, const char *fmt,
+                       ...)
 {
     if (errs->count == FD_CFG_ERRORS_MAX) {
         errs->dropped++;

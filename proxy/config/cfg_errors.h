@@ -22,8 +22,8 @@ typedef struct fd_cfg_errors {
 } fd_cfg_errors_t;
 
 /* Records "<source>:<line>:<col>: <path>: <message>"; parts that are unknown are left out. */
-void fd_cfg_errors_add(fd_cfg_errors_t *errs, const char *source, fd_cfg_mark_t mark, const char *path,
-                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void fd_cfg_errors_add(fd_cfg_errors_t *errs, const char *source, fd_cfg_mark_t mark, const char *path, const char *fmt,
+                       ...) __attribute__((format(printf, 5, 6)));
 
 /* Joins all errors with newlines (plus a line counting dropped ones); caller frees. */
 char *fd_cfg_errors_join(const fd_cfg_errors_t *errs);

@@ -219,7 +219,7 @@ typedef struct fd_virtual_host {
     fd_route_t *routes;
     size_t n_routes;
     fd_header_ops_t request_headers, response_headers;
-    int require_tls; /* 0 none, 1 external only, 2 all */
+    int require_tls;              /* 0 none, 1 external only, 2 all */
     struct fd_route_index *index; /* built by fd_route_index_build (proxy/router/route_match.h) */
 } fd_virtual_host_t;
 
@@ -284,14 +284,14 @@ typedef struct fd_http_manager {
     int use_remote_address;
     uint32_t xff_num_trusted_hops;
     int generate_request_id;
-    uint32_t max_request_headers_kb;   /* default 60 */
-    uint32_t max_headers_count;        /* default 100 */
-    uint64_t request_timeout_ms;       /* 0: none */
+    uint32_t max_request_headers_kb; /* default 60 */
+    uint32_t max_headers_count;      /* default 100 */
+    uint64_t request_timeout_ms;     /* 0: none */
     uint64_t request_headers_timeout_ms;
-    uint64_t stream_idle_timeout_ms;   /* default 5 min */
-    uint64_t idle_timeout_ms;          /* connection idle; default 1 h */
+    uint64_t stream_idle_timeout_ms; /* default 5 min */
+    uint64_t idle_timeout_ms;        /* connection idle; default 1 h */
     uint64_t drain_timeout_ms;
-    uint32_t max_request_bytes;        /* 0: unlimited */
+    uint32_t max_request_bytes; /* 0: unlimited */
     uint32_t http2_max_concurrent_streams;
     uint32_t http2_initial_stream_window_size;
     uint32_t http2_initial_connection_window_size;
@@ -318,8 +318,8 @@ typedef struct fd_tls_context {
     int min_version, max_version; /* TLS1_2_VERSION, ... (0: library default) */
     fd_string_t cipher_suites;    /* OpenSSL list, ':' separated */
     fd_string_t ecdh_curves;
-    fd_string_t ca_pem;           /* validation_context.trusted_ca */
-    fd_string_t sni;              /* upstream */
+    fd_string_t ca_pem; /* validation_context.trusted_ca */
+    fd_string_t sni;    /* upstream */
     int require_client_certificate;
 } fd_tls_context_t;
 
@@ -344,8 +344,6 @@ typedef struct fd_listener {
 
 /* ---- clusters ---- */
 
-
-
 typedef enum fd_discovery_type {
     FD_DISCOVERY_STATIC,
     FD_DISCOVERY_STRICT_DNS,
@@ -363,7 +361,7 @@ typedef enum fd_lb_policy {
 typedef enum fd_upstream_protocol {
     FD_UPSTREAM_HTTP1,
     FD_UPSTREAM_HTTP2,
-    FD_UPSTREAM_AUTO, /* ALPN over TLS, HTTP/1.1 in cleartext */
+    FD_UPSTREAM_AUTO,       /* ALPN over TLS, HTTP/1.1 in cleartext */
     FD_UPSTREAM_DOWNSTREAM, /* whatever the client spoke */
 } fd_upstream_protocol_t;
 
@@ -393,7 +391,6 @@ typedef struct fd_cluster {
 } fd_cluster_t;
 
 /* ---- the whole config ---- */
-
 
 typedef struct fd_config {
     h2o_mem_pool_t pool;

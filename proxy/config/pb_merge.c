@@ -25,7 +25,8 @@ static size_t element_size(const ProtobufCFieldDescriptor *f)
 
 static void append_repeated(ProtobufCMessage *dst, ProtobufCMessage *src, const ProtobufCFieldDescriptor *f)
 {
-    size_t *n_dst = (size_t *)((char *)dst + f->quantifier_offset), *n_src = (size_t *)((char *)src + f->quantifier_offset);
+    size_t *n_dst = (size_t *)((char *)dst + f->quantifier_offset),
+           *n_src = (size_t *)((char *)src + f->quantifier_offset);
     void **a_dst = (void **)((char *)dst + f->offset), **a_src = (void **)((char *)src + f->offset);
     size_t size = element_size(f);
     if (*n_src == 0)
@@ -47,7 +48,8 @@ static int singular_is_set(const ProtobufCMessage *src, const ProtobufCFieldDesc
     const char *member = (const char *)src + f->offset;
     if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
         return *(const uint32_t *)((const char *)src + f->quantifier_offset) == f->id;
-    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING)
+    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+        f->type != PROTOBUF_C_TYPE_STRING)
         return *(const protobuf_c_boolean *)((const char *)src + f->quantifier_offset);
     switch (f->type) {
     case PROTOBUF_C_TYPE_MESSAGE: return *(void *const *)member != NULL;
@@ -78,8 +80,8 @@ static void merge_singular(ProtobufCMessage *dst, ProtobufCMessage *src, const P
     if (!singular_is_set(src, f))
         return;
     char *d = (char *)dst + f->offset, *s = (char *)src + f->offset;
-    int same_oneof_member = !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
-                            *(uint32_t *)((char *)dst + f->quantifier_offset) == f->id;
+    int same_oneof_member =
+        !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || *(uint32_t *)((char *)dst + f->quantifier_offset) == f->id;
     if (f->type == PROTOBUF_C_TYPE_MESSAGE && same_oneof_member && *(ProtobufCMessage **)d != NULL) {
         fd_pb_merge(*(ProtobufCMessage **)d, *(ProtobufCMessage **)s);
         *(ProtobufCMessage **)s = NULL;

@@ -11,7 +11,7 @@ typedef struct fd_ptrmap {
     struct fd_ptrmap_slot {
         const void *key;
         uint64_t value;
-    } *slots;
+    } * slots;
     size_t capacity; /* power of two, or 0 */
     size_t size;
 } fd_ptrmap_t;

@@ -77,8 +77,8 @@ void fd_tr_require_cluster(fd_translator_t *tr, const void *addr, const char *fi
         abort();
     tr->cluster_refs = refs;
     size_t saved = fd_tr_push(tr, field);
-    refs[tr->n_cluster_refs++] = (fd_tr_cluster_ref_t){strdup(tr->path), strdup(name),
-                                                       fd_cfg_source_mark(tr->src, addr), kind};
+    refs[tr->n_cluster_refs++] =
+        (fd_tr_cluster_ref_t){strdup(tr->path), strdup(name), fd_cfg_source_mark(tr->src, addr), kind};
     fd_tr_pop(tr, saved);
 }
 
@@ -141,9 +141,10 @@ static void translate_clusters(fd_translator_t *tr, Envoy__Config__Cluster__V3__
         size_t saved = fd_tr_push_index(tr, "static_resources.clusters", i);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(clusters[j]->name, clusters[i]->name) == 0) {
-                fd_tr_error_in(tr, &clusters[i]->name, "name",
-                               "duplicate cluster name '%s' (also static_resources.clusters[%zu]); names must be unique",
-                               clusters[i]->name, j);
+                fd_tr_error_in(
+                    tr, &clusters[i]->name, "name",
+                    "duplicate cluster name '%s' (also static_resources.clusters[%zu]); names must be unique",
+                    clusters[i]->name, j);
                 break;
             }
         }
@@ -168,7 +169,8 @@ static void translate_listeners(fd_translator_t *tr, Envoy__Config__Listener__V3
         fd_tr_listener(tr, listeners[i], l);
         for (size_t j = 0; j + 1 < config->n_listeners; j++) {
             const fd_listener_t *other = &config->listeners[j];
-            if (l->name.len != 0 && other->name.len == l->name.len && memcmp(other->name.base, l->name.base, l->name.len) == 0)
+            if (l->name.len != 0 && other->name.len == l->name.len &&
+                memcmp(other->name.base, l->name.base, l->name.len) == 0)
                 fd_tr_error_in(tr, &listeners[i]->name, "name",
                                "duplicate listener name '%s' (also static_resources.listeners[%zu])", l->name.base, j);
             else if (same_address(&l->address, &other->address))

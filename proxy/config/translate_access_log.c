@@ -19,8 +19,10 @@ static void translate_json_format(fd_translator_t *tr, const Google__Protobuf__S
     for (size_t i = 0; i < json->n_fields; i++) {
         const Google__Protobuf__Value *v = json->fields[i]->value;
         if (v->kind_case != GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE) {
-            fd_tr_error(tr, json->fields[i], "json_format value of '%s' must be a format string (nested JSON is not "
-                        "supported by frontdesk)", json->fields[i]->key);
+            fd_tr_error(tr, json->fields[i],
+                        "json_format value of '%s' must be a format string (nested JSON is not "
+                        "supported by frontdesk)",
+                        json->fields[i]->key);
             continue;
         }
         out->json_keys[out->n_json] = fd_tr_string(tr, json->fields[i]->key);
@@ -44,8 +46,7 @@ static void translate_format(fd_translator_t *tr, const Envoy__Config__Core__V3_
     case ENVOY__CONFIG__CORE__V3__SUBSTITUTION_FORMAT_STRING__FORMAT_JSON_FORMAT:
         translate_json_format(tr, f->json_format, out);
         break;
-    default:
-        break;
+    default: break;
     }
     fd_tr_pop(tr, saved);
 }
@@ -68,8 +69,7 @@ static void translate_file_log(fd_translator_t *tr, const Envoy__Extensions__Acc
     case ENVOY__EXTENSIONS__ACCESS_LOGGERS__FILE__V3__FILE_ACCESS_LOG__ACCESS_LOG_FORMAT_LOG_FORMAT:
         translate_format(tr, f->log_format, out);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -82,8 +82,10 @@ static void translate_access_log(fd_translator_t *tr, const Envoy__Config__Acces
     }
     const char *type = fd_tr_any_type_name(log->typed_config);
     if (strcmp(type, FILE_TYPE) != 0 && strcmp(type, STDOUT_TYPE) != 0 && strcmp(type, STDERR_TYPE) != 0) {
-        fd_tr_error(tr, log, "access logger '%s' (%s) is not supported by frontdesk (use envoy.access_loggers.file, "
-                    "envoy.access_loggers.stdout or envoy.access_loggers.stderr)", log->name, type);
+        fd_tr_error(tr, log,
+                    "access logger '%s' (%s) is not supported by frontdesk (use envoy.access_loggers.file, "
+                    "envoy.access_loggers.stdout or envoy.access_loggers.stderr)",
+                    log->name, type);
         return;
     }
     size_t saved = fd_tr_push(tr, "typed_config");
@@ -97,7 +99,8 @@ static void translate_access_log(fd_translator_t *tr, const Envoy__Config__Acces
             const Envoy__Extensions__AccessLoggers__Stream__V3__StdoutAccessLog *s =
                 (Envoy__Extensions__AccessLoggers__Stream__V3__StdoutAccessLog *)msg;
             out->kind = strcmp(type, STDOUT_TYPE) == 0 ? FD_ACCESS_LOG_STDOUT : FD_ACCESS_LOG_STDERR;
-            if (s->access_log_format_case == ENVOY__EXTENSIONS__ACCESS_LOGGERS__STREAM__V3__STDOUT_ACCESS_LOG__ACCESS_LOG_FORMAT_LOG_FORMAT)
+            if (s->access_log_format_case ==
+                ENVOY__EXTENSIONS__ACCESS_LOGGERS__STREAM__V3__STDOUT_ACCESS_LOG__ACCESS_LOG_FORMAT_LOG_FORMAT)
                 translate_format(tr, s->log_format, out);
         }
     }

@@ -19,8 +19,8 @@ static void translate_weighted(fd_translator_t *tr, const Envoy__Config__Route__
         fd_tr_require_cluster(tr, &cw->name, "name", cw->name, FD_TR_REF_ROUTE);
         w->weight = cw->weight != NULL ? cw->weight->value : 0;
         total += w->weight;
-        fd_tr_header_ops(tr, "request", cw->request_headers_to_add, cw->n_request_headers_to_add, cw->request_headers_to_remove,
-                         cw->n_request_headers_to_remove, &w->headers);
+        fd_tr_header_ops(tr, "request", cw->request_headers_to_add, cw->n_request_headers_to_add,
+                         cw->request_headers_to_remove, cw->n_request_headers_to_remove, &w->headers);
         fd_tr_pop(tr, s);
     }
     if (wc->n_clusters == 0)
@@ -103,8 +103,7 @@ static void translate_hash_policy(fd_translator_t *tr, const Envoy__Config__Rout
         out->kind = FD_HASH_QUERY_PARAMETER;
         out->name = fd_tr_string(tr, hp->query_parameter->name);
         break;
-    default:
-        fd_tr_error(tr, hp, "hash policy needs one of header, cookie, connection_properties or query_parameter");
+    default: fd_tr_error(tr, hp, "hash policy needs one of header, cookie, connection_properties or query_parameter");
     }
     if ((out->kind == FD_HASH_HEADER || out->kind == FD_HASH_COOKIE || out->kind == FD_HASH_QUERY_PARAMETER) &&
         out->name.len == 0)
@@ -127,15 +126,15 @@ static void translate_cluster_specifier(fd_translator_t *tr, const Envoy__Config
     case ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__CLUSTER_SPECIFIER_WEIGHTED_CLUSTERS:
         translate_weighted(tr, ra->weighted_clusters, out);
         break;
-    default:
-        fd_tr_error(tr, ra, "a route action needs one of cluster, cluster_header or weighted_clusters");
+    default: fd_tr_error(tr, ra, "a route action needs one of cluster, cluster_header or weighted_clusters");
     }
 }
 
 static void translate_host_rewrite(fd_translator_t *tr, const Envoy__Config__Route__V3__RouteAction *ra,
                                    fd_route_forward_t *out)
 {
-    if (ra->host_rewrite_specifier_case == ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HOST_REWRITE_SPECIFIER_HOST_REWRITE_LITERAL)
+    if (ra->host_rewrite_specifier_case ==
+        ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HOST_REWRITE_SPECIFIER_HOST_REWRITE_LITERAL)
         out->host_rewrite_literal = fd_tr_string(tr, ra->host_rewrite_literal);
     else if (ra->host_rewrite_specifier_case ==
              ENVOY__CONFIG__ROUTE__V3__ROUTE_ACTION__HOST_REWRITE_SPECIFIER_AUTO_HOST_REWRITE)
@@ -144,14 +143,16 @@ static void translate_host_rewrite(fd_translator_t *tr, const Envoy__Config__Rou
         fd_tr_error(tr, ra, "only host_rewrite_literal and auto_host_rewrite are supported by frontdesk");
 }
 
-static void translate_forward(fd_translator_t *tr, const Envoy__Config__Route__V3__RouteAction *ra, fd_route_forward_t *out)
+static void translate_forward(fd_translator_t *tr, const Envoy__Config__Route__V3__RouteAction *ra,
+                              fd_route_forward_t *out)
 {
     size_t saved = fd_tr_push(tr, "route");
     translate_cluster_specifier(tr, ra, out);
     out->prefix_rewrite = fd_tr_string(tr, ra->prefix_rewrite);
     if (ra->regex_rewrite != NULL) {
         if (out->prefix_rewrite.len != 0)
-            fd_tr_error_in(tr, ra->regex_rewrite, "regex_rewrite", "prefix_rewrite and regex_rewrite cannot both be set");
+            fd_tr_error_in(tr, ra->regex_rewrite, "regex_rewrite",
+                           "prefix_rewrite and regex_rewrite cannot both be set");
         if (ra->regex_rewrite->pattern == NULL)
             fd_tr_error_in(tr, ra->regex_rewrite, "regex_rewrite.pattern", "regex_rewrite needs a pattern");
         else
@@ -184,7 +185,8 @@ static void translate_redirect(fd_translator_t *tr, const Envoy__Config__Route__
         fd_tr_error_in(tr, &ra->port_redirect, "port_redirect", "port %u is out of range [0, 65535]", out->port);
     out->strip_query = ra->strip_query;
     out->status = (unsigned)ra->response_code < 5 ? codes[ra->response_code] : 301;
-    if (ra->scheme_rewrite_specifier_case == ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__SCHEME_REWRITE_SPECIFIER_HTTPS_REDIRECT)
+    if (ra->scheme_rewrite_specifier_case ==
+        ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__SCHEME_REWRITE_SPECIFIER_HTTPS_REDIRECT)
         out->https = ra->https_redirect;
     else if (ra->scheme_rewrite_specifier_case ==
              ENVOY__CONFIG__ROUTE__V3__REDIRECT_ACTION__SCHEME_REWRITE_SPECIFIER_SCHEME_REDIRECT)
@@ -201,8 +203,7 @@ static void translate_redirect(fd_translator_t *tr, const Envoy__Config__Route__
             out->regex_rewrite = fd_tr_regex(tr, ra->regex_rewrite->pattern, ra->regex_rewrite->pattern->regex, 0);
         out->regex_rewrite_substitution = fd_tr_string(tr, ra->regex_rewrite->substitution);
         break;
-    default:
-        break;
+    default: break;
     }
     fd_tr_pop(tr, saved);
 }
@@ -217,7 +218,8 @@ static void translate_direct(fd_translator_t *tr, const Envoy__Config__Route__V3
     if (dr->body != NULL) {
         size_t s = fd_tr_push(tr, "body");
         if (fd_tr_data_source(tr, dr->body, &out->body) == 0 && out->body.len > 4096)
-            fd_tr_error(tr, dr->body, "the body is %zu bytes; direct responses are limited to 4096 bytes", out->body.len);
+            fd_tr_error(tr, dr->body, "the body is %zu bytes; direct responses are limited to 4096 bytes",
+                        out->body.len);
         fd_tr_pop(tr, s);
     }
     fd_tr_pop(tr, saved);
@@ -238,8 +240,7 @@ void fd_tr_route_action(fd_translator_t *tr, const Envoy__Config__Route__V3__Rou
         out->kind = FD_ROUTE_DIRECT_RESPONSE;
         translate_direct(tr, r->direct_response, &out->direct);
         break;
-    default:
-        fd_tr_error(tr, r, "a route needs one of route, redirect or direct_response");
+    default: fd_tr_error(tr, r, "a route needs one of route, redirect or direct_response");
     }
 }
 

@@ -34,14 +34,15 @@ static void translate_lb_policy(fd_translator_t *tr, const Envoy__Config__Cluste
     case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__RANDOM: out->lb_policy = FD_LB_RANDOM; break;
     case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__RING_HASH: out->lb_policy = FD_LB_RING_HASH; break;
     default:
-        fd_tr_error_in(tr, &c->lb_policy, "lb_policy",
-                       "lb_policy %s is not supported by frontdesk (use ROUND_ROBIN, LEAST_REQUEST, RANDOM or RING_HASH)",
-                       protobuf_c_enum_descriptor_get_value(&envoy__config__cluster__v3__cluster__lb_policy__descriptor,
-                                                            c->lb_policy)
-                           ? protobuf_c_enum_descriptor_get_value(
-                                 &envoy__config__cluster__v3__cluster__lb_policy__descriptor, c->lb_policy)
-                                 ->name
-                           : "?");
+        fd_tr_error_in(
+            tr, &c->lb_policy, "lb_policy",
+            "lb_policy %s is not supported by frontdesk (use ROUND_ROBIN, LEAST_REQUEST, RANDOM or RING_HASH)",
+            protobuf_c_enum_descriptor_get_value(&envoy__config__cluster__v3__cluster__lb_policy__descriptor,
+                                                 c->lb_policy)
+                ? protobuf_c_enum_descriptor_get_value(&envoy__config__cluster__v3__cluster__lb_policy__descriptor,
+                                                       c->lb_policy)
+                      ->name
+                : "?");
     }
     if (c->lb_config_case == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_CONFIG_LEAST_REQUEST_LB_CONFIG &&
         c->least_request_lb_config->choice_count != NULL) {
@@ -114,7 +115,8 @@ static void translate_protocol_options(fd_translator_t *tr, const Envoy__Config_
         const Envoy__Config__Cluster__V3__Cluster__TypedExtensionProtocolOptionsEntry *e =
             c->typed_extension_protocol_options[i];
         size_t saved = fd_tr_push(tr, "typed_extension_protocol_options");
-        if (strcmp(e->key, HTTP_PROTOCOL_OPTIONS) != 0 && strcmp(e->key, "envoy.upstreams.http.http_protocol_options") != 0) {
+        if (strcmp(e->key, HTTP_PROTOCOL_OPTIONS) != 0 &&
+            strcmp(e->key, "envoy.upstreams.http.http_protocol_options") != 0) {
             fd_tr_error(tr, e, "protocol options '%s' are not supported by frontdesk (only %s)", e->key,
                         HTTP_PROTOCOL_OPTIONS);
         } else if (e->value != NULL) {
@@ -125,19 +127,22 @@ static void translate_protocol_options(fd_translator_t *tr, const Envoy__Config_
                 fd_tr_check_supported(tr, &po->base);
                 if (po->upstream_protocol_options_case ==
                     ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__UPSTREAM_PROTOCOL_OPTIONS_EXPLICIT_HTTP_CONFIG)
-                    out->protocol = po->explicit_http_config->protocol_config_case ==
-                                            ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__EXPLICIT_HTTP_CONFIG__PROTOCOL_CONFIG_HTTP2_PROTOCOL_OPTIONS
-                                        ? FD_UPSTREAM_HTTP2
-                                        : FD_UPSTREAM_HTTP1;
-                else if (po->upstream_protocol_options_case ==
-                         ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__UPSTREAM_PROTOCOL_OPTIONS_AUTO_CONFIG)
+                    out->protocol =
+                        po->explicit_http_config->protocol_config_case ==
+                                ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__EXPLICIT_HTTP_CONFIG__PROTOCOL_CONFIG_HTTP2_PROTOCOL_OPTIONS
+                            ? FD_UPSTREAM_HTTP2
+                            : FD_UPSTREAM_HTTP1;
+                else if (
+                    po->upstream_protocol_options_case ==
+                    ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__UPSTREAM_PROTOCOL_OPTIONS_AUTO_CONFIG)
                     out->protocol = FD_UPSTREAM_AUTO;
-                else if (po->upstream_protocol_options_case ==
-                         ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__UPSTREAM_PROTOCOL_OPTIONS_USE_DOWNSTREAM_PROTOCOL_CONFIG)
+                else if (
+                    po->upstream_protocol_options_case ==
+                    ENVOY__EXTENSIONS__UPSTREAMS__HTTP__V3__HTTP_PROTOCOL_OPTIONS__UPSTREAM_PROTOCOL_OPTIONS_USE_DOWNSTREAM_PROTOCOL_CONFIG)
                     out->protocol = FD_UPSTREAM_DOWNSTREAM;
                 if (po->common_http_protocol_options != NULL)
-                    out->upstream_idle_timeout_ms =
-                        fd_tr_duration_ms(tr, po->common_http_protocol_options->idle_timeout, out->upstream_idle_timeout_ms);
+                    out->upstream_idle_timeout_ms = fd_tr_duration_ms(
+                        tr, po->common_http_protocol_options->idle_timeout, out->upstream_idle_timeout_ms);
             }
             fd_tr_any_release(tr, e->value, (ProtobufCMessage *)po);
         }
@@ -157,9 +162,10 @@ void fd_tr_cluster(fd_translator_t *tr, const Envoy__Config__Cluster__V3__Cluste
     out->dns_refresh_rate_ms = fd_tr_duration_ms(tr, c->dns_refresh_rate, 5000);
     if (c->dns_refresh_rate != NULL && out->dns_refresh_rate_ms == 0)
         fd_tr_error_in(tr, c->dns_refresh_rate, "dns_refresh_rate", "dns_refresh_rate must be at least 1ms");
-    out->dns_lookup_family = c->dns_lookup_family == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DNS_LOOKUP_FAMILY__V4_ONLY   ? AF_INET
-                             : c->dns_lookup_family == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DNS_LOOKUP_FAMILY__V6_ONLY ? AF_INET6
-                                                                                                                    : AF_UNSPEC;
+    out->dns_lookup_family =
+        c->dns_lookup_family == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DNS_LOOKUP_FAMILY__V4_ONLY   ? AF_INET
+        : c->dns_lookup_family == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DNS_LOOKUP_FAMILY__V6_ONLY ? AF_INET6
+                                                                                                  : AF_UNSPEC;
     out->per_connection_buffer_limit_bytes =
         c->per_connection_buffer_limit_bytes != NULL ? c->per_connection_buffer_limit_bytes->value : 1u << 20;
     out->upstream_idle_timeout_ms = 3600 * 1000;
@@ -170,7 +176,8 @@ void fd_tr_cluster(fd_translator_t *tr, const Envoy__Config__Cluster__V3__Cluste
         if (c->eds_cluster_config != NULL)
             out->eds_service_name = fd_tr_string(tr, c->eds_cluster_config->service_name);
         if (c->eds_cluster_config == NULL || c->eds_cluster_config->eds_config == NULL) {
-            fd_tr_error_in(tr, c, "eds_cluster_config.eds_config", "an EDS cluster needs eds_cluster_config.eds_config");
+            fd_tr_error_in(tr, c, "eds_cluster_config.eds_config",
+                           "an EDS cluster needs eds_cluster_config.eds_config");
         } else {
             size_t saved = fd_tr_push(tr, "eds_cluster_config.eds_config");
             fd_tr_config_source(tr, c->eds_cluster_config->eds_config, &out->eds_config);

@@ -14,7 +14,8 @@ typedef Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpFilt
 
 static const char *filter_type(const http_filter_t *f)
 {
-    if (f->config_type_case == ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG)
+    if (f->config_type_case ==
+        ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG)
         return fd_tr_any_type_name(f->typed_config);
     return "";
 }
@@ -24,8 +25,9 @@ static void translate_router(fd_translator_t *tr, const http_filter_t *f, fd_htt
     if (filter_type(f)[0] == '\0')
         return;
     size_t saved = fd_tr_push(tr, "typed_config");
-    Envoy__Extensions__Filters__Http__Router__V3__Router *router = (Envoy__Extensions__Filters__Http__Router__V3__Router *)
-        fd_tr_any_open(tr, f->typed_config, &envoy__extensions__filters__http__router__v3__router__descriptor);
+    Envoy__Extensions__Filters__Http__Router__V3__Router *router =
+        (Envoy__Extensions__Filters__Http__Router__V3__Router *)fd_tr_any_open(
+            tr, f->typed_config, &envoy__extensions__filters__http__router__v3__router__descriptor);
     if (router != NULL) {
         fd_tr_check_supported(tr, &router->base);
         out->suppress_envoy_headers = router->suppress_envoy_headers;
@@ -111,7 +113,8 @@ static void translate_protocol_options(fd_translator_t *tr, const hcm_t *hcm, fd
         fd_tr_pop(tr, saved);
     }
     const Envoy__Config__Core__V3__Http2ProtocolOptions *h2 = hcm->http2_protocol_options;
-    out->http2_max_concurrent_streams = h2 && h2->max_concurrent_streams ? h2->max_concurrent_streams->value : 2147483647;
+    out->http2_max_concurrent_streams =
+        h2 && h2->max_concurrent_streams ? h2->max_concurrent_streams->value : 2147483647;
     out->http2_initial_stream_window_size =
         h2 && h2->initial_stream_window_size ? h2->initial_stream_window_size->value : 268435456;
     out->http2_initial_connection_window_size =
@@ -137,11 +140,17 @@ static void translate_options(fd_translator_t *tr, const hcm_t *hcm, fd_http_man
     out->stat_prefix = fd_tr_string(tr, hcm->stat_prefix);
     if (out->stat_prefix.len == 0)
         fd_tr_error_in(tr, hcm, "stat_prefix", "the HTTP connection manager needs a stat_prefix");
-    if (hcm->codec_type == ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__CODEC_TYPE__HTTP3)
+    if (hcm->codec_type ==
+        ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__CODEC_TYPE__HTTP3)
         fd_tr_error_in(tr, &hcm->codec_type, "codec_type", "HTTP/3 is not supported by frontdesk");
-    out->codec = hcm->codec_type == ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__CODEC_TYPE__HTTP1 ? FD_CODEC_HTTP1
-                 : hcm->codec_type == ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__CODEC_TYPE__HTTP2 ? FD_CODEC_HTTP2
-                                                                                                                                                 : FD_CODEC_AUTO;
+    out->codec =
+        hcm->codec_type ==
+                ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__CODEC_TYPE__HTTP1
+            ? FD_CODEC_HTTP1
+        : hcm->codec_type ==
+                ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__CODEC_TYPE__HTTP2
+            ? FD_CODEC_HTTP2
+            : FD_CODEC_AUTO;
     out->server_name = fd_tr_string(tr, hcm->server_name[0] != '\0' ? hcm->server_name : "envoy");
     out->use_remote_address = hcm->use_remote_address != NULL && hcm->use_remote_address->value;
     out->xff_num_trusted_hops = hcm->xff_num_trusted_hops;
@@ -154,7 +163,8 @@ static void translate_options(fd_translator_t *tr, const hcm_t *hcm, fd_http_man
 void fd_tr_http_manager(fd_translator_t *tr, const Google__Protobuf__Any *typed_config, fd_http_manager_t *out)
 {
     hcm_t *hcm = (hcm_t *)fd_tr_any_open(
-        tr, typed_config, &envoy__extensions__filters__network__http_connection_manager__v3__http_connection_manager__descriptor);
+        tr, typed_config,
+        &envoy__extensions__filters__network__http_connection_manager__v3__http_connection_manager__descriptor);
     if (hcm == NULL)
         return;
     fd_tr_check_supported(tr, &hcm->base);

@@ -3,15 +3,15 @@
 #ifndef FD_TRANSLATE_INT_H
 #define FD_TRANSLATE_INT_H
 
+#include "envoy/config/accesslog/v3/accesslog.pb-c.h"
+#include "envoy/config/cluster/v3/cluster.pb-c.h"
 #include "envoy/config/core/v3/address.pb-c.h"
 #include "envoy/config/core/v3/base.pb-c.h"
 #include "envoy/config/core/v3/config_source.pb-c.h"
 #include "envoy/config/listener/v3/listener.pb-c.h"
 #include "envoy/config/route/v3/route.pb-c.h"
-#include "envoy/config/accesslog/v3/accesslog.pb-c.h"
-#include "envoy/config/cluster/v3/cluster.pb-c.h"
-#include "envoy/type/matcher/v3/string.pb-c.h"
 #include "envoy/type/matcher/v3/regex.pb-c.h"
+#include "envoy/type/matcher/v3/string.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "proxy/config/translate.h"
@@ -22,7 +22,7 @@ typedef struct fd_translator {
     fd_config_t *config;
     char path[1024];
     size_t path_len;
-    int have_cds; /* clusters may arrive later: a route naming an unknown cluster is fine */
+    int have_cds;                           /* clusters may arrive later: a route naming an unknown cluster is fine */
     struct fd_tr_cluster_ref *cluster_refs; /* checked once every cluster is known */
     size_t n_cluster_refs;
     char *first_ads_use; /* path of the first 'ads: {}', checked against ads_config at the end */
@@ -72,11 +72,10 @@ uint64_t fd_tr_duration_ms(fd_translator_t *tr, const Google__Protobuf__Duration
 #define FD_TR_REGEX_FULL_MATCH 1 /* Envoy's safe_regex matchers match the whole value */
 #define FD_TR_REGEX_IGNORE_CASE 2
 pcre2_code *fd_tr_regex(fd_translator_t *tr, const void *addr, const char *pattern, int flags);
-int fd_tr_string_matcher(fd_translator_t *tr, const Envoy__Type__Matcher__V3__StringMatcher *m,
-                         fd_string_match_t *out);
+int fd_tr_string_matcher(fd_translator_t *tr, const Envoy__Type__Matcher__V3__StringMatcher *m, fd_string_match_t *out);
 
-int fd_tr_socket_address(fd_translator_t *tr, const Envoy__Config__Core__V3__Address *addr,
-                         fd_socket_address_t *out, int allow_hostname);
+int fd_tr_socket_address(fd_translator_t *tr, const Envoy__Config__Core__V3__Address *addr, fd_socket_address_t *out,
+                         int allow_hostname);
 int fd_tr_data_source(fd_translator_t *tr, const Envoy__Config__Core__V3__DataSource *ds, fd_string_t *out);
 /* request_headers_to_add/remove or response_... (which: "request" or "response"). */
 void fd_tr_header_ops(fd_translator_t *tr, const char *which, Envoy__Config__Core__V3__HeaderValueOption *const *add,

@@ -26,7 +26,8 @@ static void translate_listener_filters(fd_translator_t *tr, const Envoy__Config_
         if (builtin_listener_filter(f))
             continue;
         size_t saved = fd_tr_push_index(tr, "listener_filters", i);
-        fd_tr_error(tr, f, "listener filter '%s' is not supported by frontdesk (only envoy.filters.listener.tls_inspector)",
+        fd_tr_error(tr, f,
+                    "listener filter '%s' is not supported by frontdesk (only envoy.filters.listener.tls_inspector)",
                     f->name);
         fd_tr_pop(tr, saved);
     }
@@ -36,8 +37,8 @@ static void translate_network_filters(fd_translator_t *tr, const Envoy__Config__
                                       fd_filter_chain_t *out)
 {
     if (fc->n_filters != 1)
-        fd_tr_error_in(tr, fc, "filters",
-                       "a filter chain needs exactly one network filter, %s (got %zu)", HCM_NAME, fc->n_filters);
+        fd_tr_error_in(tr, fc, "filters", "a filter chain needs exactly one network filter, %s (got %zu)", HCM_NAME,
+                       fc->n_filters);
     for (size_t i = 0; i < fc->n_filters; i++) {
         const Envoy__Config__Listener__V3__Filter *f = fc->filters[i];
         size_t saved = fd_tr_push_index(tr, "filters", i);
@@ -82,7 +83,8 @@ static void translate_chain_match(fd_translator_t *tr, const Envoy__Config__List
     fd_tr_pop(tr, saved);
 }
 
-static void translate_chain(fd_translator_t *tr, const Envoy__Config__Listener__V3__FilterChain *fc, fd_filter_chain_t *out)
+static void translate_chain(fd_translator_t *tr, const Envoy__Config__Listener__V3__FilterChain *fc,
+                            fd_filter_chain_t *out)
 {
     out->name = fd_tr_string(tr, fc->name);
     if (fc->filter_chain_match != NULL)

@@ -41,8 +41,7 @@ static void translate_header_matcher(fd_translator_t *tr, const Envoy__Config__R
     case ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_CONTAINS_MATCH:
         *s = (fd_string_match_t){.kind = FD_STRING_MATCH_CONTAINS, .value = fd_tr_string(tr, h->contains_match)};
         break;
-    case ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_SAFE_REGEX_MATCH:
-    {
+    case ENVOY__CONFIG__ROUTE__V3__HEADER_MATCHER__HEADER_MATCH_SPECIFIER_SAFE_REGEX_MATCH: {
         size_t saved = fd_tr_push(tr, "safe_regex_match.regex");
         s->kind = FD_STRING_MATCH_REGEX;
         s->regex = fd_tr_regex(tr, &h->safe_regex_match->regex, h->safe_regex_match->regex, FD_TR_REGEX_FULL_MATCH);
@@ -96,13 +95,13 @@ static void translate_match(fd_translator_t *tr, const Envoy__Config__Route__V3_
         break;
     case ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_SAFE_REGEX:
         out->kind = FD_PATH_MATCH_REGEX;
-    {
-        size_t s = fd_tr_push(tr, "safe_regex.regex");
-        /* Envoy: case_sensitive is "ignored for safe_regex matching" */
-        out->regex = fd_tr_regex(tr, &m->safe_regex->regex, m->safe_regex->regex, FD_TR_REGEX_FULL_MATCH);
-        fd_tr_pop(tr, s);
-        break;
-    }
+        {
+            size_t s = fd_tr_push(tr, "safe_regex.regex");
+            /* Envoy: case_sensitive is "ignored for safe_regex matching" */
+            out->regex = fd_tr_regex(tr, &m->safe_regex->regex, m->safe_regex->regex, FD_TR_REGEX_FULL_MATCH);
+            fd_tr_pop(tr, s);
+            break;
+        }
     case ENVOY__CONFIG__ROUTE__V3__ROUTE_MATCH__PATH_SPECIFIER_PATH_SEPARATED_PREFIX:
         out->kind = FD_PATH_MATCH_SEPARATED_PREFIX;
         out->path = fd_tr_string(tr, m->path_separated_prefix);
@@ -111,8 +110,7 @@ static void translate_match(fd_translator_t *tr, const Envoy__Config__Route__V3_
             fd_tr_error_in(tr, &m->path_separated_prefix, "path_separated_prefix",
                            "'%s' must start with '/', not end with '/', and hold no '?' or '#'", out->path.base);
         break;
-    default:
-        fd_tr_error(tr, m, "a route match needs one of prefix, path, safe_regex or path_separated_prefix");
+    default: fd_tr_error(tr, m, "a route match needs one of prefix, path, safe_regex or path_separated_prefix");
     }
     out->headers = fd_tr_alloc(tr, m->n_headers * sizeof(*out->headers));
     out->n_headers = m->n_headers;
@@ -139,10 +137,10 @@ static void translate_route(fd_translator_t *tr, const Envoy__Config__Route__V3_
     else
         translate_match(tr, r->match, &out->match);
     fd_tr_route_action(tr, r, out);
-    fd_tr_header_ops(tr, "request", r->request_headers_to_add, r->n_request_headers_to_add, r->request_headers_to_remove,
-                     r->n_request_headers_to_remove, &out->request_headers);
-    fd_tr_header_ops(tr, "response", r->response_headers_to_add, r->n_response_headers_to_add, r->response_headers_to_remove,
-                     r->n_response_headers_to_remove, &out->response_headers);
+    fd_tr_header_ops(tr, "request", r->request_headers_to_add, r->n_request_headers_to_add,
+                     r->request_headers_to_remove, r->n_request_headers_to_remove, &out->request_headers);
+    fd_tr_header_ops(tr, "response", r->response_headers_to_add, r->n_response_headers_to_add,
+                     r->response_headers_to_remove, r->n_response_headers_to_remove, &out->response_headers);
     if (r->n_typed_per_filter_config != 0)
         fd_tr_per_filter_configs(tr, (void *const *)r->typed_per_filter_config, r->n_typed_per_filter_config);
 }
@@ -154,7 +152,8 @@ static int parse_domain(fd_translator_t *tr, const void *addr, const char *domai
     const char *star = strchr(domain, '*');
     if (len == 0 || (star != NULL && strchr(star + 1, '*') != NULL) ||
         (star != NULL && star != domain && star != domain + len - 1)) {
-        fd_tr_error(tr, addr, "invalid domain '%s': a wildcard '*' may only stand alone or at the start or end", domain);
+        fd_tr_error(tr, addr, "invalid domain '%s': a wildcard '*' may only stand alone or at the start or end",
+                    domain);
         return -1;
     }
     out->value = fd_tr_string_lower(tr, domain);
@@ -183,8 +182,8 @@ static int compare_domains(const void *pa, const void *pb)
     return memcmp(a->value.base, b->value.base, a->value.len);
 }
 
-static void translate_vhost(fd_translator_t *tr, const Envoy__Config__Route__V3__VirtualHost *vh, fd_virtual_host_t *out,
-                            fd_route_table_t *table)
+static void translate_vhost(fd_translator_t *tr, const Envoy__Config__Route__V3__VirtualHost *vh,
+                            fd_virtual_host_t *out, fd_route_table_t *table)
 {
     out->name = fd_tr_string(tr, vh->name);
     if (out->name.len == 0)
@@ -208,10 +207,10 @@ static void translate_vhost(fd_translator_t *tr, const Envoy__Config__Route__V3_
         fd_tr_pop(tr, s);
     }
     out->require_tls = (int)vh->require_tls;
-    fd_tr_header_ops(tr, "request", vh->request_headers_to_add, vh->n_request_headers_to_add, vh->request_headers_to_remove,
-                     vh->n_request_headers_to_remove, &out->request_headers);
-    fd_tr_header_ops(tr, "response", vh->response_headers_to_add, vh->n_response_headers_to_add, vh->response_headers_to_remove,
-                     vh->n_response_headers_to_remove, &out->response_headers);
+    fd_tr_header_ops(tr, "request", vh->request_headers_to_add, vh->n_request_headers_to_add,
+                     vh->request_headers_to_remove, vh->n_request_headers_to_remove, &out->request_headers);
+    fd_tr_header_ops(tr, "response", vh->response_headers_to_add, vh->n_response_headers_to_add,
+                     vh->response_headers_to_remove, vh->n_response_headers_to_remove, &out->response_headers);
     if (vh->n_typed_per_filter_config != 0)
         fd_tr_per_filter_configs(tr, (void *const *)vh->typed_per_filter_config, vh->n_typed_per_filter_config);
 }
@@ -276,18 +275,20 @@ void fd_tr_route_table(fd_translator_t *tr, const Envoy__Config__Route__V3__Rout
     for (size_t i = 0; i < rc->n_virtual_hosts; i++) {
         size_t s = fd_tr_push_index(tr, "virtual_hosts", i);
         for (size_t j = 0; j < i; j++)
-            if (rc->virtual_hosts[i]->name[0] != '\0' && strcmp(rc->virtual_hosts[j]->name, rc->virtual_hosts[i]->name) == 0)
+            if (rc->virtual_hosts[i]->name[0] != '\0' &&
+                strcmp(rc->virtual_hosts[j]->name, rc->virtual_hosts[i]->name) == 0)
                 fd_tr_error_in(tr, &rc->virtual_hosts[i]->name, "name",
-                               "duplicate virtual host name '%s' (also virtual_hosts[%zu])", rc->virtual_hosts[i]->name, j);
+                               "duplicate virtual host name '%s' (also virtual_hosts[%zu])", rc->virtual_hosts[i]->name,
+                               j);
         translate_vhost(tr, rc->virtual_hosts[i], &out->vhosts[i], out);
         fd_tr_pop(tr, s);
     }
     check_duplicate_domains(tr, rc, out);
     qsort(out->domains, out->n_domains, sizeof(*out->domains), compare_domains);
-    fd_tr_header_ops(tr, "request", rc->request_headers_to_add, rc->n_request_headers_to_add, rc->request_headers_to_remove,
-                     rc->n_request_headers_to_remove, &out->request_headers);
-    fd_tr_header_ops(tr, "response", rc->response_headers_to_add, rc->n_response_headers_to_add, rc->response_headers_to_remove,
-                     rc->n_response_headers_to_remove, &out->response_headers);
+    fd_tr_header_ops(tr, "request", rc->request_headers_to_add, rc->n_request_headers_to_add,
+                     rc->request_headers_to_remove, rc->n_request_headers_to_remove, &out->request_headers);
+    fd_tr_header_ops(tr, "response", rc->response_headers_to_add, rc->n_response_headers_to_add,
+                     rc->response_headers_to_remove, rc->n_response_headers_to_remove, &out->response_headers);
     if (rc->n_typed_per_filter_config != 0)
         fd_tr_per_filter_configs(tr, (void *const *)rc->typed_per_filter_config, rc->n_typed_per_filter_config);
 }

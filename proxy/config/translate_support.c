@@ -18,7 +18,8 @@ static const struct support_rule {
     {"envoy.config.bootstrap.v3.Bootstrap.DynamicResources", "lds_config cds_config ads_config"},
     {"envoy.config.bootstrap.v3.Admin", "address access_log_path access_log"},
     {"envoy.config.core.v3.ConfigSource", "ads api_config_source resource_api_version initial_fetch_timeout"},
-    {"envoy.config.core.v3.ApiConfigSource", "api_type transport_api_version grpc_services set_node_on_first_message_only"},
+    {"envoy.config.core.v3.ApiConfigSource",
+     "api_type transport_api_version grpc_services set_node_on_first_message_only"},
     {"envoy.config.core.v3.GrpcService", "envoy_grpc google_grpc timeout initial_metadata"},
     {"envoy.config.core.v3.GrpcService.EnvoyGrpc", "cluster_name authority"},
     {"envoy.config.core.v3.GrpcService.GoogleGrpc", "target_uri stat_prefix"},
@@ -56,7 +57,8 @@ static const struct support_rule {
      "cluster cluster_header weighted_clusters prefix_rewrite regex_rewrite host_rewrite_literal auto_host_rewrite "
      "timeout idle_timeout retry_policy hash_policy"},
     {"envoy.config.route.v3.WeightedCluster", "clusters total_weight"},
-    {"envoy.config.route.v3.WeightedCluster.ClusterWeight", "name weight request_headers_to_add request_headers_to_remove"},
+    {"envoy.config.route.v3.WeightedCluster.ClusterWeight",
+     "name weight request_headers_to_add request_headers_to_remove"},
     {"envoy.config.route.v3.RetryPolicy", "retry_on num_retries per_try_timeout retriable_status_codes"},
     {"envoy.config.route.v3.RouteAction.HashPolicy", "header cookie connection_properties query_parameter terminal"},
     {"envoy.config.route.v3.RouteAction.HashPolicy.Header", "header_name"},
@@ -121,7 +123,8 @@ static int field_is_set(const ProtobufCMessage *msg, const ProtobufCFieldDescrip
         return *(const size_t *)(base + f->quantifier_offset) != 0;
     if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
         return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
-    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING)
+    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+        f->type != PROTOBUF_C_TYPE_STRING)
         return *(const protobuf_c_boolean *)(base + f->quantifier_offset);
     switch (f->type) {
     case PROTOBUF_C_TYPE_MESSAGE: return *(void *const *)member != NULL;

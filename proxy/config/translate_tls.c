@@ -28,7 +28,8 @@ static void check_key_pair(fd_translator_t *tr, const Envoy__Extensions__Transpo
     X509 *x509 = PEM_read_bio_X509(bio, NULL, NULL, NULL);
     BIO_free(bio);
     if (x509 == NULL) {
-        fd_tr_error_in(tr, &c->certificate_chain, "certificate_chain", "no PEM certificate could be read: %s", openssl_reason());
+        fd_tr_error_in(tr, &c->certificate_chain, "certificate_chain", "no PEM certificate could be read: %s",
+                       openssl_reason());
         return;
     }
     bio = BIO_new_mem_buf(cert->key_pem.base, (int)cert->key_pem.len);
@@ -37,7 +38,8 @@ static void check_key_pair(fd_translator_t *tr, const Envoy__Extensions__Transpo
     if (key == NULL)
         fd_tr_error_in(tr, &c->private_key, "private_key", "no PEM private key could be read: %s", openssl_reason());
     else if (X509_check_private_key(x509, key) != 1)
-        fd_tr_error_in(tr, &c->private_key, "private_key", "the private key does not match the certificate (%s)", openssl_reason());
+        fd_tr_error_in(tr, &c->private_key, "private_key", "the private key does not match the certificate (%s)",
+                       openssl_reason());
     EVP_PKEY_free(key);
     X509_free(x509);
 }
@@ -103,7 +105,8 @@ static void translate_params(fd_translator_t *tr, const Envoy__Extensions__Trans
     SSL_CTX *ctx = SSL_CTX_new(TLS_method());
     if (out->cipher_suites.len != 0 && SSL_CTX_set_cipher_list(ctx, out->cipher_suites.base) != 1 &&
         SSL_CTX_set_ciphersuites(ctx, out->cipher_suites.base) != 1)
-        fd_tr_error_in(tr, p, "cipher_suites", "no usable cipher in '%s' (%s)", out->cipher_suites.base, openssl_reason());
+        fd_tr_error_in(tr, p, "cipher_suites", "no usable cipher in '%s' (%s)", out->cipher_suites.base,
+                       openssl_reason());
     if (out->ecdh_curves.len != 0 && SSL_CTX_set1_curves_list(ctx, out->ecdh_curves.base) != 1)
         fd_tr_error_in(tr, p, "ecdh_curves", "unknown curve in '%s'", out->ecdh_curves.base);
     SSL_CTX_free(ctx);
@@ -142,7 +145,8 @@ static void translate_common(fd_translator_t *tr,
 }
 
 /* Returns the Any of a TLS transport socket, NULL for raw_buffer (or after an error). */
-static const Google__Protobuf__Any *tls_socket_config(fd_translator_t *tr, const Envoy__Config__Core__V3__TransportSocket *ts)
+static const Google__Protobuf__Any *tls_socket_config(fd_translator_t *tr,
+                                                      const Envoy__Config__Core__V3__TransportSocket *ts)
 {
     if (strcmp(ts->name, RAW_SOCKET) == 0 || strcmp(ts->name, "raw_buffer") == 0)
         return NULL;
@@ -152,8 +156,8 @@ static const Google__Protobuf__Any *tls_socket_config(fd_translator_t *tr, const
     }
     const char *type = fd_tr_any_type_name(ts->typed_config);
     if (strncmp(type, "envoy.extensions.transport_sockets.tls.v3.", 42) != 0) {
-        fd_tr_error(tr, ts, "transport socket '%s' (%s) is not supported by frontdesk (only %s and %s)", ts->name,
-                    type, TLS_SOCKET, RAW_SOCKET);
+        fd_tr_error(tr, ts, "transport socket '%s' (%s) is not supported by frontdesk (only %s and %s)", ts->name, type,
+                    TLS_SOCKET, RAW_SOCKET);
         return NULL;
     }
     return ts->typed_config;
@@ -174,8 +178,10 @@ fd_tls_context_t *fd_tr_downstream_tls(fd_translator_t *tr, const Envoy__Config_
         out = fd_tr_alloc(tr, sizeof(*out));
         if (dtc->common_tls_context != NULL)
             translate_common(tr, dtc->common_tls_context, out);
-        if (out->n_certificates == 0 && (dtc->common_tls_context == NULL || dtc->common_tls_context->n_tls_certificates == 0))
-            fd_tr_error(tr, dtc, "a DownstreamTlsContext needs at least one entry in common_tls_context.tls_certificates");
+        if (out->n_certificates == 0 &&
+            (dtc->common_tls_context == NULL || dtc->common_tls_context->n_tls_certificates == 0))
+            fd_tr_error(tr, dtc,
+                        "a DownstreamTlsContext needs at least one entry in common_tls_context.tls_certificates");
         out->require_client_certificate = dtc->require_client_certificate && dtc->require_client_certificate->value;
         if (out->require_client_certificate && out->ca_pem.len == 0)
             fd_tr_error_in(tr, dtc, "require_client_certificate",

@@ -90,8 +90,7 @@ int fd_tr_string_matcher(fd_translator_t *tr, const Envoy__Type__Matcher__V3__St
         out->kind = FD_STRING_MATCH_CONTAINS;
         out->value = fd_tr_string(tr, m->contains);
         return 0;
-    case ENVOY__TYPE__MATCHER__V3__STRING_MATCHER__MATCH_PATTERN_SAFE_REGEX:
-    {
+    case ENVOY__TYPE__MATCHER__V3__STRING_MATCHER__MATCH_PATTERN_SAFE_REGEX: {
         size_t saved = fd_tr_push(tr, "safe_regex.regex");
         out->kind = FD_STRING_MATCH_REGEX;
         /* Envoy: ignore_case "has no effect for the safe_regex match" */
@@ -216,8 +215,8 @@ static void translate_header_add(fd_translator_t *tr, const Envoy__Config__Core_
         return;
     }
     if (!valid_header_name(opt->header->key)) {
-        fd_tr_error_in(tr, &opt->header->key, "header.key", "'%s' is not a header name that can be added (no pseudo-headers)",
-                       opt->header->key);
+        fd_tr_error_in(tr, &opt->header->key, "header.key",
+                       "'%s' is not a header name that can be added (no pseudo-headers)", opt->header->key);
         return;
     }
     out->name = fd_tr_string_lower(tr, opt->header->key);
@@ -282,8 +281,7 @@ void fd_tr_api_config_source(fd_translator_t *tr, const Envoy__Config__Core__V3_
         out->cluster = fd_tr_string(tr, gs->envoy_grpc->cluster_name);
         fd_tr_require_cluster(tr, &gs->envoy_grpc->cluster_name, "grpc_services[0].envoy_grpc.cluster_name",
                               gs->envoy_grpc->cluster_name, FD_TR_REF_XDS);
-    }
-    else if (gs->target_specifier_case == ENVOY__CONFIG__CORE__V3__GRPC_SERVICE__TARGET_SPECIFIER_GOOGLE_GRPC)
+    } else if (gs->target_specifier_case == ENVOY__CONFIG__CORE__V3__GRPC_SERVICE__TARGET_SPECIFIER_GOOGLE_GRPC)
         out->target_uri = fd_tr_string(tr, gs->google_grpc->target_uri);
     else
         fd_tr_error_in(tr, gs, "grpc_services[0]", "envoy_grpc or google_grpc is required");
@@ -311,8 +309,7 @@ void fd_tr_config_source(fd_translator_t *tr, const Envoy__Config__Core__V3__Con
         fd_tr_pop(tr, saved);
         break;
     }
-    default:
-        fd_tr_error(tr, cs, "only 'ads' and 'api_config_source' (gRPC) config sources are supported");
+    default: fd_tr_error(tr, cs, "only 'ads' and 'api_config_source' (gRPC) config sources are supported");
     }
 }
 

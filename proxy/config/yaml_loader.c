@@ -74,19 +74,16 @@ void fd_yaml_error(fd_yaml_loader_t *ld, const yaml_node_t *node, const char *fm
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    fd_cfg_errors_add(ld->errs, ld->src->name, node != NULL ? fd_yaml_node_mark(node) : (fd_cfg_mark_t){0, 0},
-                      ld->path, "%s", message);
+    fd_cfg_errors_add(ld->errs, ld->src->name, node != NULL ? fd_yaml_node_mark(node) : (fd_cfg_mark_t){0, 0}, ld->path,
+                      "%s", message);
 }
 
 const char *fd_yaml_node_kind(const yaml_node_t *node)
 {
     switch (node->type) {
-    case YAML_MAPPING_NODE:
-        return "a mapping";
-    case YAML_SEQUENCE_NODE:
-        return "a list";
-    default:
-        return "a scalar";
+    case YAML_MAPPING_NODE: return "a mapping";
+    case YAML_SEQUENCE_NODE: return "a list";
+    default: return "a scalar";
     }
 }
 
@@ -388,17 +385,12 @@ static size_t field_size(const ProtobufCFieldDescriptor *field)
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
     case PROTOBUF_C_TYPE_FLOAT:
-    case PROTOBUF_C_TYPE_ENUM:
-        return 4;
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_ENUM: return 4;
+    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
     case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(void *);
-    default:
-        return 8;
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+    default: return 8;
     }
 }
 
@@ -443,10 +435,9 @@ static void load_map(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFie
         const char *outer_name = ld->extension_name;
         ld->extension_name = key; /* typed_per_filter_config and friends are keyed by extension name */
         ProtobufCMessage *entry = fd_yaml_new_message(entry_desc);
-        int ok = load_value(ld, pairs.keys[i], &entry_desc->fields[0],
-                            (char *)entry + entry_desc->fields[0].offset) == 0 &&
-                 load_value(ld, pairs.values[i], &entry_desc->fields[1],
-                            (char *)entry + entry_desc->fields[1].offset) == 0;
+        int ok =
+            load_value(ld, pairs.keys[i], &entry_desc->fields[0], (char *)entry + entry_desc->fields[0].offset) == 0 &&
+            load_value(ld, pairs.values[i], &entry_desc->fields[1], (char *)entry + entry_desc->fields[1].offset) == 0;
         if (ok) {
             fd_cfg_source_set_mark(ld->src, entry, fd_yaml_node_mark(pairs.values[i]));
             entries[n++] = entry;
@@ -494,7 +485,8 @@ static void load_repeated(fd_yaml_loader_t *ld, yaml_node_t *node, const Protobu
 }
 
 /* Two members of one oneof are an error; returns the member already set, or NULL. */
-static const ProtobufCFieldDescriptor *oneof_conflict(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field)
+static const ProtobufCFieldDescriptor *oneof_conflict(const ProtobufCMessage *msg,
+                                                      const ProtobufCFieldDescriptor *field)
 {
     if (!(field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
         return NULL;

@@ -54,8 +54,7 @@ ProtobufCMessage *fd_yaml_load_message_node(fd_yaml_loader_t *ld, yaml_node_t *n
 void fd_yaml_fill_message(fd_yaml_loader_t *ld, yaml_node_t *node, ProtobufCMessage *msg, const char *skip_key);
 
 /* Scalar conversions into a field's storage; 0 on success, -1 after reporting an error. */
-int fd_yaml_scalar_to_field(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFieldDescriptor *field,
-                            void *dst);
+int fd_yaml_scalar_to_field(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFieldDescriptor *field, void *dst);
 int fd_yaml_parse_duration(const char *text, int64_t *seconds, int32_t *nanos);
 int fd_yaml_parse_timestamp(const char *text, int64_t *seconds, int32_t *nanos);
 

@@ -105,7 +105,8 @@ static int parse_bool(fd_yaml_loader_t *ld, yaml_node_t *node, const char *text,
  * final group of one character (which cannot hold a whole byte). */
 static long base64_data_length(const char *text)
 {
-    size_t len = strlen(text), data = strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_");
+    size_t len = strlen(text),
+           data = strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_");
     size_t pad = strspn(text + data, "=");
     if (data + pad != len || data % 4 == 1 || pad > (4 - data % 4) % 4)
         return -1;
@@ -170,8 +171,7 @@ static int parse_enum(fd_yaml_loader_t *ld, yaml_node_t *node, const char *text,
     return -1;
 }
 
-int fd_yaml_scalar_to_field(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFieldDescriptor *field,
-                            void *dst)
+int fd_yaml_scalar_to_field(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFieldDescriptor *field, void *dst)
 {
     const char *text = fd_yaml_expect_scalar(ld, node, "a scalar value");
     int64_t s;
@@ -220,18 +220,11 @@ int fd_yaml_scalar_to_field(fd_yaml_loader_t *ld, yaml_node_t *node, const Proto
             return -1;
         *(double *)dst = d;
         return 0;
-    case PROTOBUF_C_TYPE_BOOL:
-        return parse_bool(ld, node, text, dst);
-    case PROTOBUF_C_TYPE_ENUM:
-        return parse_enum(ld, node, text, field->descriptor, dst);
-    case PROTOBUF_C_TYPE_STRING:
-        *(char **)dst = fd_yaml_strdup(text);
-        return 0;
-    case PROTOBUF_C_TYPE_BYTES:
-        return parse_bytes(ld, node, text, dst);
-    default:
-        fd_yaml_error(ld, node, "field type %d is not a scalar", (int)field->type);
-        return -1;
+    case PROTOBUF_C_TYPE_BOOL: return parse_bool(ld, node, text, dst);
+    case PROTOBUF_C_TYPE_ENUM: return parse_enum(ld, node, text, field->descriptor, dst);
+    case PROTOBUF_C_TYPE_STRING: *(char **)dst = fd_yaml_strdup(text); return 0;
+    case PROTOBUF_C_TYPE_BYTES: return parse_bytes(ld, node, text, dst);
+    default: fd_yaml_error(ld, node, "field type %d is not a scalar", (int)field->type); return -1;
     }
 }
 

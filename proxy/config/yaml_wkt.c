@@ -19,8 +19,8 @@ static ProtobufCMessage *load_duration(fd_yaml_loader_t *ld, yaml_node_t *node, 
         return NULL;
     Google__Protobuf__Duration *d = (Google__Protobuf__Duration *)fd_yaml_new_message(desc);
     if (fd_yaml_parse_duration(text, &d->seconds, &d->nanos) != 0) {
-        fd_yaml_error(ld, node, "invalid duration '%s' (expected seconds with an 's' suffix, such as \"5s\" or \"0.25s\")",
-                      text);
+        fd_yaml_error(ld, node,
+                      "invalid duration '%s' (expected seconds with an 's' suffix, such as \"5s\" or \"0.25s\")", text);
         free(d);
         return NULL;
     }
@@ -81,7 +81,8 @@ static Google__Protobuf__ListValue *load_list_node(fd_yaml_loader_t *ld, yaml_no
         abort();
     for (size_t i = 0; i < count; i++) {
         size_t saved = fd_yaml_path_push_index(ld, i);
-        Google__Protobuf__Value *v = load_value_node(ld, yaml_document_get_node(ld->doc, node->data.sequence.items.start[i]));
+        Google__Protobuf__Value *v =
+            load_value_node(ld, yaml_document_get_node(ld->doc, node->data.sequence.items.start[i]));
         fd_yaml_path_pop(ld, saved);
         if (v != NULL)
             l->values[l->n_values++] = v;
@@ -174,8 +175,8 @@ static int any_wkt_keys_ok(fd_yaml_loader_t *ld, yaml_node_t *node, const Protob
         if (name == NULL) {
             ok = 0;
         } else if (strcmp(name, "@type") != 0 && strcmp(name, "value") != 0) {
-            fd_yaml_error(ld, key, "unknown field '%s' in an Any holding %s (it takes only '@type' and 'value')",
-                          name, type->name);
+            fd_yaml_error(ld, key, "unknown field '%s' in an Any holding %s (it takes only '@type' and 'value')", name,
+                          type->name);
             ok = 0;
         }
     }
@@ -219,7 +220,8 @@ static void report_unknown_type(fd_yaml_loader_t *ld, yaml_node_t *type_node, co
 static ProtobufCMessage *load_any(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCMessageDescriptor *desc)
 {
     if (node->type != YAML_MAPPING_NODE) {
-        fd_yaml_error(ld, node, "expected a mapping with '@type' for google.protobuf.Any, got %s", fd_yaml_node_kind(node));
+        fd_yaml_error(ld, node, "expected a mapping with '@type' for google.protobuf.Any, got %s",
+                      fd_yaml_node_kind(node));
         return NULL;
     }
     yaml_node_t *type_node = fd_yaml_mapping_get(ld, node, "@type");

@@ -60,7 +60,7 @@ static h2o_iovec_t redirect_path(h2o_mem_pool_t *pool, h2o_req_t *req, const fd_
 h2o_iovec_t fd_redirect_location(h2o_mem_pool_t *pool, h2o_req_t *req, const fd_route_t *route)
 {
     const fd_route_redirect_t *r = &route->redirect;
-    h2o_iovec_t scheme = r->https ? h2o_iovec_init(H2O_STRLIT("https"))
+    h2o_iovec_t scheme = r->https        ? h2o_iovec_init(H2O_STRLIT("https"))
                          : r->scheme.len ? h2o_iovec_init(r->scheme.base, r->scheme.len)
                                          : req->scheme->name;
     h2o_iovec_t host, port;
@@ -70,13 +70,13 @@ h2o_iovec_t fd_redirect_location(h2o_mem_pool_t *pool, h2o_req_t *req, const fd_
     char port_buf[8];
     if (r->port != 0) {
         port = h2o_iovec_init(port_buf, (size_t)snprintf(port_buf, sizeof(port_buf), "%u", r->port));
-    } else if ((r->https || r->scheme.len != 0) &&
-               (h2o_memis(port.base, port.len, H2O_STRLIT("80")) || h2o_memis(port.base, port.len, H2O_STRLIT("443")))) {
+    } else if ((r->https || r->scheme.len != 0) && (h2o_memis(port.base, port.len, H2O_STRLIT("80")) ||
+                                                    h2o_memis(port.base, port.len, H2O_STRLIT("443")))) {
         port = h2o_iovec_init("", 0); /* a scheme change drops the old scheme's default port, as in Envoy */
     }
     h2o_iovec_t path = redirect_path(pool, req, route);
     if (port.len != 0)
-        return h2o_concat(pool, scheme, h2o_iovec_init(H2O_STRLIT("://")), host, h2o_iovec_init(H2O_STRLIT(":")),
-                          port, path);
+        return h2o_concat(pool, scheme, h2o_iovec_init(H2O_STRLIT("://")), host, h2o_iovec_init(H2O_STRLIT(":")), port,
+                          path);
     return h2o_concat(pool, scheme, h2o_iovec_init(H2O_STRLIT("://")), host, path);
 }

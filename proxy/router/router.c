@@ -97,8 +97,9 @@ static fd_router_cluster_t *pick_cluster(fd_router_worker_t *rw, h2o_req_t *req,
     *weighted = NULL;
     if (fw->cluster_header.len != 0) {
         ssize_t cursor = h2o_find_header_by_str(&req->headers, fw->cluster_header.base, fw->cluster_header.len, -1);
-        name = cursor != -1 ? (fd_string_t){req->headers.entries[cursor].value.base, req->headers.entries[cursor].value.len}
-                            : (fd_string_t){"", 0};
+        name = cursor != -1
+                   ? (fd_string_t){req->headers.entries[cursor].value.base, req->headers.entries[cursor].value.len}
+                   : (fd_string_t){"", 0};
     } else if (fw->n_weighted != 0) {
         size_t index;
         name = *pick_weighted(rw, fw, &index);

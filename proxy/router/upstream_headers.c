@@ -11,9 +11,8 @@
 
 static int is_hop_by_hop(h2o_iovec_t name)
 {
-    static const char *const names[] = {"connection", "keep-alive",     "proxy-connection", "transfer-encoding",
-                                        "upgrade",    "te",             "host",             "content-length",
-                                        "http2-settings"};
+    static const char *const names[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
+                                        "te",         "host",       "content-length",   "http2-settings"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (h2o_memis(name.base, name.len, names[i], strlen(names[i])))
             return 1;
@@ -103,19 +102,20 @@ static void add_proxy_headers(fd_router_worker_t *rw, h2o_req_t *req, const fd_h
     ssize_t xff = h2o_find_header_by_str(headers, H2O_STRLIT("x-forwarded-for"), -1);
     if (http->use_remote_address) {
         h2o_iovec_t ip = peer_ip(req);
-        h2o_iovec_t value = xff == -1 ? ip
-                                      : h2o_concat(&req->pool, headers->entries[xff].value, h2o_iovec_init(H2O_STRLIT(", ")), ip);
+        h2o_iovec_t value =
+            xff == -1 ? ip : h2o_concat(&req->pool, headers->entries[xff].value, h2o_iovec_init(H2O_STRLIT(", ")), ip);
         set_header(&req->pool, headers, H2O_STRLIT("x-forwarded-for"), value);
     }
     if (http->use_remote_address || h2o_find_header_by_str(headers, H2O_STRLIT("x-forwarded-proto"), -1) == -1)
         set_header(&req->pool, headers, H2O_STRLIT("x-forwarded-proto"), req->scheme->name);
     if (http->generate_request_id && h2o_find_header_by_str(headers, H2O_STRLIT("x-request-id"), -1) == -1)
-        h2o_add_header_by_str(&req->pool, headers, H2O_STRLIT("x-request-id"), 0, NULL,
-                              request_id(rw, &req->pool).base, 36);
+        h2o_add_header_by_str(&req->pool, headers, H2O_STRLIT("x-request-id"), 0, NULL, request_id(rw, &req->pool).base,
+                              36);
     if (!http->suppress_envoy_headers && route->forward.timeout_ms != 0) {
         char ms[24];
         int n = snprintf(ms, sizeof(ms), "%llu", (unsigned long long)route->forward.timeout_ms);
-        set_header(&req->pool, headers, H2O_STRLIT("x-envoy-expected-rq-timeout-ms"), h2o_strdup(&req->pool, ms, (size_t)n));
+        set_header(&req->pool, headers, H2O_STRLIT("x-envoy-expected-rq-timeout-ms"),
+                   h2o_strdup(&req->pool, ms, (size_t)n));
     }
 }
 
@@ -184,8 +184,8 @@ static int hash_named_value(h2o_req_t *req, const fd_hash_policy_t *p, uint64_t 
         return 0;
     }
     if (req->query_at == SIZE_MAX ||
-        !find_pair(h2o_iovec_init(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1), '&',
-                   &p->name, &value))
+        !find_pair(h2o_iovec_init(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1), '&', &p->name,
+                   &value))
         return 0;
 found:
     *hash = fd_lb_hash(value.base, value.len);

@@ -95,9 +95,9 @@ static void on_upstream_error(fd_upstream_request_t *upstream, fd_upstream_error
     case FD_UPSTREAM_CONNECT_FAILURE:
     case FD_UPSTREAM_CONNECT_TIMEOUT: fail(fw, 503, CONNECT_ERROR_BODY "connection failure"); break; /* UF */
     case FD_UPSTREAM_RESPONSE_TIMEOUT:
-    case FD_UPSTREAM_IDLE_TIMEOUT: fail(fw, 504, "upstream request timeout"); break;                 /* UT */
+    case FD_UPSTREAM_IDLE_TIMEOUT: fail(fw, 504, "upstream request timeout"); break; /* UT */
     case FD_UPSTREAM_PROTOCOL_ERROR: fail(fw, 503, CONNECT_ERROR_BODY "protocol error"); break;
-    default: fail(fw, 503, CONNECT_ERROR_BODY "connection termination"); break;                     /* UC */
+    default: fail(fw, 503, CONNECT_ERROR_BODY "connection termination"); break; /* UC */
     }
 }
 

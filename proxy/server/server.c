@@ -26,7 +26,7 @@ struct fd_server {
     h2o_evloop_t *loop; /* main thread: admin and signals */
     fd_admin_t *admin;
     h2o_socket_t *signals;
-    int draining;           /* read by workers and admin */
+    int draining;            /* read by workers and admin */
     uint64_t drain_deadline; /* CLOCK_MONOTONIC ms */
 };
 

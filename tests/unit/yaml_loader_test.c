@@ -1527,10 +1527,11 @@ static void test_lenient_forms_refused(void **state)
     load_fails("name: a\nper_connection_buffer_limit_bytes: \" -1\"\n", CLUSTER,
                "envoy.yaml:2:36: per_connection_buffer_limit_bytes: expected a non-negative integer, got ' -1'");
     /* an enum number beyond int32 is not truncated into a valid value */
-    load_fails("name: a\nlb_policy: 4294967297\n", CLUSTER,
-               "envoy.yaml:2:12: lb_policy: unknown value '4294967297' for enum envoy.config.cluster.v3.Cluster.LbPolicy "
-               "(expected one of: ROUND_ROBIN, LEAST_REQUEST, RING_HASH, RANDOM, MAGLEV, CLUSTER_PROVIDED, "
-               "LOAD_BALANCING_POLICY_CONFIG)");
+    load_fails(
+        "name: a\nlb_policy: 4294967297\n", CLUSTER,
+        "envoy.yaml:2:12: lb_policy: unknown value '4294967297' for enum envoy.config.cluster.v3.Cluster.LbPolicy "
+        "(expected one of: ROUND_ROBIN, LEAST_REQUEST, RING_HASH, RANDOM, MAGLEV, CLUSTER_PROVIDED, "
+        "LOAD_BALANCING_POLICY_CONFIG)");
     int64_t secs;
     int32_t nanos;
     assert_int_equal(fd_yaml_parse_timestamp("2026-1-5T1:2:3Z", &secs, &nanos), -1);
