@@ -124,8 +124,9 @@ void fd_router_forward(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_man
     int have_hash = fd_router_hash_request(req, &route->forward, &hash);
     size_t host = fd_lb_pick(rc, have_hash ? &hash : NULL);
     if (host == SIZE_MAX) { /* UH */
+        FD_STAT_INC(rc->stats.upstream_cx_none_healthy);
         fd_router_local_reply(req, 503, "Service Unavailable", "no healthy upstream");
         return;
     }
-    fd_upstream_request_begin(rw, req, http, vhost, route, weighted, rc, &rc->hosts[host]);
+    fd_router_forward_to_host(rw, req, http, vhost, route, weighted, rc, &rc->hosts[host]);
 }

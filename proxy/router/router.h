@@ -7,14 +7,21 @@
 #include <h2o.h>
 
 #include "proxy/config/config.h"
+#include "proxy/stats/stats.h"
 #include "proxy/upstream/pool.h"
+
+/* Per-host request counters of Envoy's /clusters output (connections: the pool's stats). */
+typedef struct fd_router_host_stats {
+    uint64_t rq_total, rq_success, rq_error, rq_timeout;
+} fd_router_host_stats_t;
 
 /* One upstream host as a worker sees it: its pool and load-balancing state. */
 typedef struct fd_router_host {
     const fd_endpoint_t *endpoint;
     fd_upstream_pool_t pool;
-    uint32_t active_requests;
-    int64_t current_weight; /* smooth weighted round robin */
+    uint32_t active_requests; /* read by the admin thread: use FD_STAT_LOAD */
+    int64_t current_weight;   /* smooth weighted round robin */
+    fd_router_host_stats_t stats;
 } fd_router_host_t;
 
 typedef struct fd_router_cluster {
@@ -24,6 +31,7 @@ typedef struct fd_router_cluster {
     uint64_t *ring; /* RING_HASH: sorted (hash << 16 | host index) points */
     size_t ring_size;
     uint64_t random_state;
+    fd_cluster_stats_t stats; /* this worker's share of cluster.<name>.* */
 } fd_router_cluster_t;
 
 /* A worker's router state: one entry per cluster of its config snapshot. */

@@ -15,6 +15,7 @@ typedef struct forward {
     h2o_generator_t generator;
     h2o_req_t *req;
     fd_router_worker_t *rw;
+    fd_router_cluster_t *cluster;
     fd_router_host_t *host;
     const fd_http_manager_t *http;
     const fd_virtual_host_t *vhost;
@@ -56,20 +57,27 @@ void fd_router_local_reply(h2o_req_t *req, int status, const char *reason, const
     h2o_send_inline(req, body, len);
 }
 
-/* The request's forward ends: the host is no longer busy with it and no timer runs. */
-static void finish(forward_t *fw)
+/* The request's forward ends: the host is no longer busy with it and no timer runs.
+ * success says how it ended for the host's rq_success / rq_error counters. */
+static void finish(forward_t *fw, int success)
 {
     if (h2o_timeout_is_linked(&fw->timeout))
         h2o_timeout_unlink(&fw->timeout);
     if (fw->counted) {
-        fw->host->active_requests--;
+        FD_STAT_DEC(fw->host->active_requests);
+        FD_STAT_DEC(fw->cluster->stats.upstream_rq_active);
+        FD_STAT_INC(fw->cluster->stats.upstream_rq_completed);
+        if (success)
+            FD_STAT_INC(fw->host->stats.rq_success);
+        else
+            FD_STAT_INC(fw->host->stats.rq_error);
         fw->counted = 0;
     }
 }
 
 static void fail(forward_t *fw, int status, const char *body)
 {
-    finish(fw);
+    finish(fw, 0);
     if (!fw->response_started)
         fd_router_local_reply(fw->req, status, reason_phrase(status), body);
     else
@@ -79,6 +87,8 @@ static void fail(forward_t *fw, int status, const char *body)
 static void on_route_timeout(h2o_timeout_entry_t *entry)
 {
     forward_t *fw = H2O_STRUCT_FROM_MEMBER(forward_t, timeout, entry);
+    FD_STAT_INC(fw->cluster->stats.upstream_rq_timeout);
+    FD_STAT_INC(fw->host->stats.rq_timeout);
     if (fw->upstream != NULL) {
         fd_upstream_request_cancel(fw->upstream);
         fw->upstream = NULL;
@@ -91,6 +101,10 @@ static void on_upstream_error(fd_upstream_request_t *upstream, fd_upstream_error
     forward_t *fw = data;
     (void)upstream;
     fw->upstream = NULL;
+    if (err == FD_UPSTREAM_RESPONSE_TIMEOUT || err == FD_UPSTREAM_IDLE_TIMEOUT)
+        FD_STAT_INC(fw->cluster->stats.upstream_rq_timeout);
+    else if (err == FD_UPSTREAM_RESET_BEFORE_RESPONSE || err == FD_UPSTREAM_RESET_DURING_RESPONSE)
+        FD_STAT_INC(fw->cluster->stats.upstream_rq_rx_reset);
     switch (err) {
     case FD_UPSTREAM_CONNECT_FAILURE:
     case FD_UPSTREAM_CONNECT_TIMEOUT: fail(fw, 503, CONNECT_ERROR_BODY "connection failure"); break; /* UF */
@@ -147,8 +161,9 @@ static void on_stop(h2o_generator_t *generator, h2o_req_t *req)
     if (fw->upstream != NULL) { /* the client went away: nobody wants the rest */
         fd_upstream_request_cancel(fw->upstream);
         fw->upstream = NULL;
+        FD_STAT_INC(fw->cluster->stats.upstream_rq_tx_reset);
     }
-    finish(fw);
+    finish(fw, 0);
 }
 
 static void on_upstream_head(fd_upstream_request_t *upstream, int minor_version, int status,
@@ -160,6 +175,7 @@ static void on_upstream_head(fd_upstream_request_t *upstream, int minor_version,
     (void)minor_version;
     req->res.status = status;
     req->res.reason = reason_phrase(status);
+    fd_stats_count_status(&fw->cluster->stats.upstream_rq_1xx, status);
     copy_response_headers(fw, headers, n);
     if (!fw->http->suppress_envoy_headers) {
         char ms[24];
@@ -182,7 +198,7 @@ static void on_upstream_body(fd_upstream_request_t *upstream, h2o_iovec_t chunk,
     (void)upstream;
     if (is_final) {
         fw->upstream = NULL;
-        finish(fw);
+        finish(fw, 1);
         /* the last piece dies when this returns, and h2o may write it later: keep a copy */
         chunk = h2o_strdup(&fw->req->pool, chunk.base, chunk.len);
     }
@@ -198,20 +214,22 @@ static void on_forward_disposed(void *p)
     if (fw->upstream != NULL)
         fd_upstream_request_cancel(fw->upstream);
     fw->upstream = NULL;
-    finish(fw);
+    finish(fw, 0);
 }
 
-void fd_upstream_request_begin(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
+void fd_router_forward_to_host(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
                                const fd_virtual_host_t *vhost, const fd_route_t *route,
                                const fd_weighted_cluster_t *weighted, fd_router_cluster_t *rc, fd_router_host_t *host)
 {
     forward_t *fw = h2o_mem_alloc_shared(&req->pool, sizeof(*fw), on_forward_disposed);
-    *fw = (forward_t){.req = req, .rw = rw, .host = host, .http = http, .vhost = vhost, .route = route};
+    *fw = (forward_t){.req = req, .rw = rw, .cluster = rc, .host = host, .http = http, .vhost = vhost, .route = route};
     fw->started_ms = now_ms();
     fd_upstream_request_spec_t spec;
     fd_router_build_upstream_request(rw, req, http, vhost, route, weighted, host, &spec);
-    (void)rc;
-    host->active_requests++;
+    FD_STAT_INC(host->active_requests);
+    FD_STAT_INC(host->stats.rq_total);
+    FD_STAT_INC(rc->stats.upstream_rq_total);
+    FD_STAT_INC(rc->stats.upstream_rq_active);
     fw->counted = 1;
     if (route->forward.timeout_ms != 0) {
         fw->timeout.cb = on_route_timeout;

@@ -9,7 +9,7 @@
 #include "proxy/upstream/http1_client.h"
 
 /* Sends req to host and answers req with the response or with Envoy's local reply. */
-void fd_upstream_request_begin(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
+void fd_router_forward_to_host(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
                                const fd_virtual_host_t *vhost, const fd_route_t *route,
                                const fd_weighted_cluster_t *weighted, fd_router_cluster_t *rc, fd_router_host_t *host);
 

@@ -59,6 +59,7 @@ static char *append(char *p, h2o_iovec_t s)
 }
 
 #define LIT(s) h2o_iovec_init(H2O_STRLIT(s))
+#define EMPTY h2o_iovec_init("", 0) /* an empty chunk's base is not NULL: memcpy(dst, base, 0) is safe */
 
 static size_t head_capacity(const fd_upstream_request_spec_t *spec)
 {
@@ -308,7 +309,7 @@ static void begin_response(fd_upstream_request_t *req, int minor, int status, co
     /* consumed only now: consuming a whole buffer frees it, and headers point into it */
     h2o_buffer_consume(&req->conn->sock->input, head_len);
     if (req->body_mode == BODY_NONE) {
-        complete(req, h2o_iovec_init(NULL, 0), req->conn->sock->input->size, FD_UPSTREAM_RELEASE_REUSE);
+        complete(req, EMPTY, req->conn->sock->input->size, FD_UPSTREAM_RELEASE_REUSE);
         return;
     }
     process_body(req);
@@ -428,7 +429,7 @@ static void on_read_error(fd_upstream_request_t *req, const char *err)
     if (req->state == ST_AWAIT_HEAD)
         reset_before_response(req);
     else if (req->body_mode == BODY_UNTIL_CLOSE && err == h2o_socket_error_closed)
-        complete(req, h2o_iovec_init(NULL, 0), 0, FD_UPSTREAM_RELEASE_CLOSE_REMOTE);
+        complete(req, EMPTY, 0, FD_UPSTREAM_RELEASE_CLOSE_REMOTE);
     else
         fail(req, FD_UPSTREAM_RESET_DURING_RESPONSE, FD_UPSTREAM_RELEASE_CLOSE_REMOTE);
 }

@@ -56,7 +56,7 @@ typedef struct fd_upstream_callbacks {
      * arrives before that call. The final call (chunk possibly empty: HEAD, 204, 304, a
      * content-length of 0, the end of a chunked or until-close body) needs no proceed; its
      * chunk is valid until it returns. By then the connection is back in the pool, so a new
-     * request started from here can reuse it. */
+     * request started from here can reuse it. chunk.base is never NULL, even when empty. */
     void (*on_body)(fd_upstream_request_t *req, h2o_iovec_t chunk, int is_final, void *data);
     void (*on_error)(fd_upstream_request_t *req, fd_upstream_error_t err, void *data);
 } fd_upstream_callbacks_t;
