@@ -160,6 +160,7 @@ static int serve(const options_t *opts)
         return 1;
     }
     fd_config_t *config = fd_translate_bootstrap(bootstrap.config, &bootstrap.source, &errs);
+    json_t *bootstrap_json = config != NULL ? fd_pb_to_json_value(&bootstrap.config->base, &bootstrap.source) : NULL;
     fd_bootstrap_dispose(&bootstrap);
     if (config == NULL) {
         print_errors(&errs);
@@ -167,9 +168,12 @@ static int serve(const options_t *opts)
         fd_cfg_errors_clear(&errs);
         return 1;
     }
-    fd_server_options_t server_opts = {
-        .concurrency = opts->concurrency, .drain_time_s = opts->drain_time_s, .config_path = name};
+    fd_server_options_t server_opts = {.concurrency = opts->concurrency,
+                                       .drain_time_s = opts->drain_time_s,
+                                       .config_path = name,
+                                       .bootstrap_json = bootstrap_json};
     int rc = fd_server_run(config, &server_opts);
+    json_decref(bootstrap_json);
     fd_config_release(config);
     return rc;
 }

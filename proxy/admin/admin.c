@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "proxy/admin/admin_stats.h"
 #include "proxy/server/listen_socket.h"
 #include "proxy/version.h"
 
@@ -18,6 +19,7 @@ struct fd_admin {
     h2o_socket_t *sock;
     time_t started;
     int healthcheck_failed;
+    json_t *bootstrap_json; /* the loaded bootstrap, for /config_dump (owned) */
 };
 
 typedef struct admin_handler {
@@ -66,10 +68,80 @@ static void on_server_info(fd_admin_t *admin, h2o_req_t *req)
     reply(req, 200, "application/json", body, (size_t)n);
 }
 
+/* The value of a query parameter, percent-decoded into buf; NULL when absent. */
+static const char *query_param(h2o_req_t *req, const char *name, char *buf, size_t size)
+{
+    if (req->query_at == SIZE_MAX)
+        return NULL;
+    const char *p = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t name_len = strlen(name);
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p)), *item_end = amp ? amp : end;
+        if ((size_t)(item_end - p) >= name_len && memcmp(p, name, name_len) == 0 &&
+            (p + name_len == item_end || p[name_len] == '=')) {
+            size_t o = 0;
+            for (const char *c = p + name_len + (p + name_len < item_end); c < item_end && o + 1 < size; c++) {
+                int hi, lo;
+                if (*c == '%' && c + 2 < item_end && sscanf(c + 1, "%1x%1x", &hi, &lo) == 2)
+                    buf[o++] = (char)(hi * 16 + lo), c += 2;
+                else
+                    buf[o++] = *c == '+' ? ' ' : *c;
+            }
+            buf[o] = '\0';
+            return buf;
+        }
+        p = item_end + 1;
+    }
+    return NULL;
+}
+
+static void on_stats(fd_admin_t *admin, h2o_req_t *req, int prometheus)
+{
+    char format[16], filter[512], err[256], flag[8];
+    fd_admin_stats_t stats;
+    fd_admin_stats_collect(&stats, admin->server, (uint64_t)(time(NULL) - admin->started));
+    const char *f = query_param(req, "format", format, sizeof(format));
+    fd_admin_stats_format_t kind = prometheus                                  ? FD_STATS_PROMETHEUS
+                                   : f != NULL && strcmp(f, "json") == 0       ? FD_STATS_JSON
+                                   : f != NULL && strcmp(f, "prometheus") == 0 ? FD_STATS_PROMETHEUS
+                                                                               : FD_STATS_TEXT;
+    char *body = fd_admin_stats_render(&stats, kind, query_param(req, "filter", filter, sizeof(filter)),
+                                       query_param(req, "usedonly", flag, sizeof(flag)) != NULL, err, sizeof(err));
+    fd_admin_stats_dispose(&stats);
+    if (body == NULL) {
+        reply(req, 400, "text/plain", err, strlen(err));
+        return;
+    }
+    reply(req, 200, kind == FD_STATS_JSON ? "application/json" : "text/plain; charset=UTF-8", body, strlen(body));
+    free(body);
+}
+
+static void on_clusters(fd_admin_t *admin, h2o_req_t *req)
+{
+    char *body = fd_admin_clusters_render(admin->server);
+    reply(req, 200, "text/plain", body, strlen(body));
+    free(body);
+}
+
+static void on_config_dump(fd_admin_t *admin, h2o_req_t *req)
+{
+    char *body = fd_admin_config_dump(admin->bootstrap_json, admin->started);
+    reply(req, 200, "application/json", body, strlen(body));
+    free(body);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     fd_admin_t *admin = ((admin_handler_t *)self)->admin;
-    if (path_is(req, "/ready")) {
+    if (path_is(req, "/stats")) {
+        on_stats(admin, req, 0);
+    } else if (path_is(req, "/stats/prometheus")) {
+        on_stats(admin, req, 1);
+    } else if (path_is(req, "/clusters")) {
+        on_clusters(admin, req);
+    } else if (path_is(req, "/config_dump")) {
+        on_config_dump(admin, req);
+    } else if (path_is(req, "/ready")) {
         on_ready(admin, req);
     } else if (path_is(req, "/server_info")) {
         on_server_info(admin, req);
@@ -97,7 +169,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_accept(&admin->accept_ctx, sock);
 }
 
-fd_admin_t *fd_admin_start(struct fd_server *server, h2o_evloop_t *loop, const fd_config_t *config)
+fd_admin_t *fd_admin_start(struct fd_server *server, h2o_evloop_t *loop, const fd_config_t *config,
+                           json_t *bootstrap_json)
 {
     char err[256];
     int fd = fd_listen_socket_open(&config->admin_address, err, sizeof(err));
@@ -110,6 +183,7 @@ fd_admin_t *fd_admin_start(struct fd_server *server, h2o_evloop_t *loop, const f
         abort();
     admin->server = server;
     admin->started = time(NULL);
+    admin->bootstrap_json = bootstrap_json;
     h2o_config_init(&admin->globalconf);
     h2o_hostconf_t *host = h2o_config_register_host(&admin->globalconf, h2o_iovec_init(H2O_STRLIT("*")), 65535);
     admin_handler_t *handler =
@@ -126,6 +200,7 @@ fd_admin_t *fd_admin_start(struct fd_server *server, h2o_evloop_t *loop, const f
 
 void fd_admin_stop(fd_admin_t *admin)
 {
+    json_decref(admin->bootstrap_json);
     h2o_socket_close(admin->sock);
     h2o_context_dispose(&admin->ctx);
     h2o_config_dispose(&admin->globalconf);

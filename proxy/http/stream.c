@@ -18,18 +18,34 @@ typedef struct stream_handler {
     size_t listener;
 } stream_handler_t;
 
-/* Counts the request in flight until h2o frees its pool, so drain can wait for it. */
-static void on_request_disposed(void *slot)
+/* What a request leaves behind when h2o frees its pool: the request is no longer in
+ * flight (drain waits for that), and its status is counted under the listener's prefix. */
+typedef struct stream_end {
+    fd_worker_listener_t *listener;
+    h2o_req_t *req;
+} stream_end_t;
+
+static void on_request_disposed(void *p)
 {
-    fd_worker_t *worker = *(fd_worker_t **)slot;
-    worker->requests_in_flight--;
+    stream_end_t *end = p;
+    fd_http_stats_t *stats = &end->listener->stats;
+    end->listener->worker->requests_in_flight--;
+    FD_STAT_DEC(stats->downstream_rq_active);
+    FD_STAT_INC(stats->downstream_rq_completed);
+    fd_stats_count_status(&stats->downstream_rq_1xx, end->req->res.status);
 }
 
-static void track_request(fd_worker_t *worker, h2o_req_t *req)
+static void track_request(fd_worker_listener_t *wl, h2o_req_t *req)
 {
-    fd_worker_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_request_disposed);
-    *slot = worker;
-    worker->requests_in_flight++;
+    stream_end_t *end = h2o_mem_alloc_shared(&req->pool, sizeof(*end), on_request_disposed);
+    *end = (stream_end_t){wl, req};
+    wl->worker->requests_in_flight++;
+    FD_STAT_INC(wl->stats.downstream_rq_total);
+    FD_STAT_INC(wl->stats.downstream_rq_active);
+    if (req->version >= 0x200)
+        FD_STAT_INC(wl->stats.downstream_rq_http2_total);
+    else
+        FD_STAT_INC(wl->stats.downstream_rq_http1_total);
 }
 
 static const fd_filter_chain_t *pick_chain(const fd_listener_t *listener)
@@ -74,7 +90,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     fd_worker_listener_t *wl = fd_worker_listener_of(req->conn->ctx);
     fd_worker_t *worker = wl->worker;
     const fd_config_t *config = worker->config;
-    track_request(worker, req);
+    track_request(wl, req);
     if (worker->draining)
         req->http1_is_persistent = 0; /* "connection: close": the client reconnects elsewhere */
     const fd_filter_chain_t *chain = pick_chain(&config->listeners[((stream_handler_t *)self)->listener]);
@@ -83,13 +99,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     const fd_virtual_host_t *vhost = table != NULL ? fd_route_find_vhost(table, req->authority) : NULL;
     const fd_route_t *route = vhost != NULL ? fd_route_find(vhost, &rr) : NULL;
     if (route == NULL) {
+        FD_STAT_INC(wl->stats.no_route);
         fd_router_local_reply(req, 404, "Not Found", ""); /* NR: no route */
         return 0;
     }
     apply_response_headers(req, table, vhost, route);
     switch (route->kind) {
-    case FD_ROUTE_DIRECT_RESPONSE: send_direct(req, &route->direct); break;
-    case FD_ROUTE_REDIRECT: send_redirect(req, route); break;
+    case FD_ROUTE_DIRECT_RESPONSE:
+        FD_STAT_INC(wl->stats.rq_direct_response);
+        send_direct(req, &route->direct);
+        break;
+    case FD_ROUTE_REDIRECT:
+        FD_STAT_INC(wl->stats.rq_redirect);
+        send_redirect(req, route);
+        break;
     case FD_ROUTE_FORWARD: fd_router_forward(&worker->router, req, &chain->http, vhost, route); break;
     }
     return 0;

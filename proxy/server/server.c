@@ -54,6 +54,16 @@ fd_config_t *fd_server_config(fd_server_t *server)
     return server->config;
 }
 
+size_t fd_server_worker_count(fd_server_t *server)
+{
+    return server->n_workers;
+}
+
+fd_worker_t *fd_server_worker(fd_server_t *server, size_t index)
+{
+    return &server->workers[index];
+}
+
 int fd_server_drain_expired(fd_server_t *server)
 {
     return now_ms() >= __atomic_load_n(&server->drain_deadline, __ATOMIC_ACQUIRE);
@@ -214,7 +224,8 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     server.loop = h2o_evloop_create();
     if (watch_signals(&server, &mask) != 0)
         return 1;
-    if (config->has_admin && (server.admin = fd_admin_start(&server, server.loop, config)) == NULL)
+    if (config->has_admin &&
+        (server.admin = fd_admin_start(&server, server.loop, config, json_incref(options->bootstrap_json))) == NULL)
         return 1;
     if (start_workers(&server) != 0)
         return 1;

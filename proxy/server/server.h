@@ -4,6 +4,7 @@
 #define FD_SERVER_H
 
 #include <h2o.h>
+#include <jansson.h>
 
 #include "proxy/config/config.h"
 
@@ -11,6 +12,7 @@ typedef struct fd_server_options {
     unsigned concurrency;  /* workers; 0: number of cores */
     unsigned drain_time_s; /* how long in-flight requests may take after SIGTERM */
     const char *config_path;
+    json_t *bootstrap_json; /* the loaded bootstrap, for the admin's /config_dump (borrowed) */
 } fd_server_options_t;
 
 typedef struct fd_server fd_server_t;

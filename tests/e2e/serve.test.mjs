@@ -216,3 +216,46 @@ test('SIGTERM drains: a request in flight completes, /ready says DRAINING, exit 
   assert.equal(code, 0);
   fd = null;
 });
+
+test('admin: /stats, ?format=json, ?filter=, /stats/prometheus, /clusters, /config_dump', async () => {
+  // the SIGTERM test above stopped the first instance: start a fresh one with its own stats
+  const admin = await freePort(), main = await freePort();
+  const yaml = bootstrap(admin, httpListener('edge', main, `
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {prefix: "/up"}
+                route: {cluster: one}
+              - match: {prefix: "/"}
+                direct_response: {status: 200, body: {inline_string: "ok"}}`), staticCluster('one', [{ port: ports.b0 }]));
+  const other = await startFrontdesk(yaml, { adminPort: admin });
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await fetchText(`http://127.0.0.1:${main}/up`)).status, 200);
+    assert.equal((await fetchText(`http://127.0.0.1:${main}/x`)).status, 200);
+    const text = (await fetchText(`http://127.0.0.1:${admin}/stats`)).body;
+    assert.match(text, /^cluster\.one\.upstream_rq_total: 3$/m);
+    assert.match(text, /^cluster\.one\.upstream_rq_2xx: 3$/m);
+    assert.match(text, /^http\.edge\.downstream_rq_total: 4$/m);
+    assert.match(text, /^http\.edge\.rq_direct_response: 1$/m);
+    const json = JSON.parse((await fetchText(`http://127.0.0.1:${admin}/stats?format=json&filter=upstream_rq_total`)).body);
+    assert.deepEqual(json.stats, [{ name: 'cluster.one.upstream_rq_total', value: 3 }]);
+    const bad = await fetchText(`http://127.0.0.1:${admin}/stats?filter=(`);
+    assert.equal(bad.status, 400);
+    const prom = (await fetchText(`http://127.0.0.1:${admin}/stats/prometheus`)).body;
+    assert.match(prom, /^# TYPE envoy_cluster_upstream_rq_total counter$/m);
+    assert.match(prom, /^envoy_cluster_upstream_rq_total\{envoy_cluster_name="one"\} 3$/m);
+    assert.match(prom, /^envoy_cluster_upstream_rq_xx\{envoy_response_code_class="2",envoy_cluster_name="one"\} 3$/m);
+    assert.match(prom, /^envoy_http_downstream_rq_total\{envoy_http_conn_manager_prefix="edge"\} 4$/m);
+    const clusters = (await fetchText(`http://127.0.0.1:${admin}/clusters`)).body;
+    assert.match(clusters, new RegExp(`^one::127\\.0\\.0\\.1:${ports.b0}::rq_total::3$`, 'm'));
+    assert.match(clusters, new RegExp(`^one::127\\.0\\.0\\.1:${ports.b0}::health_flags::healthy$`, 'm'));
+    const dump = JSON.parse((await fetchText(`http://127.0.0.1:${admin}/config_dump`)).body);
+    const types = dump.configs.map((c) => c['@type'].split('.').pop());
+    assert.deepEqual(types, ['BootstrapConfigDump', 'ClustersConfigDump', 'ListenersConfigDump', 'RoutesConfigDump']);
+    assert.equal(dump.configs[1].static_clusters[0].cluster.name, 'one');
+    assert.equal(dump.configs[2].static_listeners[0].listener['@type'], 'type.googleapis.com/envoy.config.listener.v3.Listener');
+  } finally {
+    assert.equal((await other.stop()).code, 0);
+  }
+});

@@ -1,0 +1,113 @@
+/* The admin's stats: the workers' counters summed by scope under Envoy's names, and
+ * rendered as /stats text, /stats?format=json and /stats/prometheus (Envoy's metric and
+ * tag names: envoy_cluster_upstream_rq_xx{envoy_response_code_class="2",...}). */
+#include "proxy/admin/admin_stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/server/worker.h"
+
+static void add_stat(fd_admin_stats_t *stats, const char *scope, const char *scope_name, const char *name,
+                     fd_stat_kind_t kind, uint64_t value)
+{
+    if (stats->count == stats->capacity) {
+        stats->capacity = stats->capacity ? stats->capacity * 2 : 256;
+        stats->items = realloc(stats->items, stats->capacity * sizeof(*stats->items));
+        if (stats->items == NULL)
+            abort();
+    }
+    fd_admin_stat_t *s = &stats->items[stats->count++];
+    snprintf(s->name, sizeof(s->name), "%s%s%s.%s", scope, scope_name[0] ? "." : "", scope_name, name);
+    s->scope = scope;
+    snprintf(s->scope_name, sizeof(s->scope_name), "%s", scope_name);
+    snprintf(s->stat, sizeof(s->stat), "%s", name);
+    s->kind = kind;
+    s->value = value;
+}
+
+static void sum_block(uint64_t *total, const uint64_t *block, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        total[i] += FD_STAT_LOAD(block[i]);
+}
+
+static void collect_cluster(fd_admin_stats_t *stats, struct fd_server *server, size_t c)
+{
+    uint64_t total[sizeof(fd_cluster_stats_t) / sizeof(uint64_t)] = {0};
+    fd_cluster_stats_t *sum = (fd_cluster_stats_t *)total;
+    for (size_t w = 0; w < fd_server_worker_count(server); w++) {
+        const fd_router_cluster_t *rc = &fd_server_worker(server, w)->router.clusters[c];
+        sum_block(total, (const uint64_t *)&rc->stats, fd_cluster_stat_count);
+        for (size_t h = 0; h < rc->n_hosts; h++) {
+            const fd_upstream_pool_stats_t *ps = &rc->hosts[h].pool.stats;
+            sum->upstream_cx_total += FD_STAT_LOAD(ps->cx_total);
+            sum->upstream_cx_active += FD_STAT_LOAD(ps->cx_active);
+            sum->upstream_cx_connect_fail += FD_STAT_LOAD(ps->cx_connect_fail);
+            sum->upstream_cx_connect_timeout += FD_STAT_LOAD(ps->cx_connect_timeout);
+            sum->upstream_cx_destroy_local += FD_STAT_LOAD(ps->cx_destroy_local);
+            sum->upstream_cx_destroy_remote += FD_STAT_LOAD(ps->cx_destroy_remote);
+            sum->upstream_rq_retry += FD_STAT_LOAD(ps->rq_retry);
+        }
+        if (w == 0)
+            sum->membership_total = sum->membership_healthy = rc->n_hosts;
+    }
+    const char *name = fd_server_config(server)->clusters[c].name.base;
+    for (size_t i = 0; i < fd_cluster_stat_count; i++)
+        add_stat(stats, "cluster", name, fd_cluster_stat_descs[i].name, fd_cluster_stat_descs[i].kind, total[i]);
+}
+
+/* Listeners sharing a stat_prefix share Envoy's http.<prefix> scope: sum them. */
+static void collect_http(fd_admin_stats_t *stats, struct fd_server *server)
+{
+    const fd_config_t *config = fd_server_config(server);
+    for (size_t l = 0; l < config->n_listeners; l++) {
+        const char *prefix = config->listeners[l].chains[0].http.stat_prefix.base;
+        int seen = 0;
+        for (size_t k = 0; k < l && !seen; k++)
+            seen = strcmp(config->listeners[k].chains[0].http.stat_prefix.base, prefix) == 0;
+        if (seen)
+            continue;
+        uint64_t total[sizeof(fd_http_stats_t) / sizeof(uint64_t)] = {0};
+        for (size_t k = l; k < config->n_listeners; k++) {
+            if (strcmp(config->listeners[k].chains[0].http.stat_prefix.base, prefix) != 0)
+                continue;
+            for (size_t w = 0; w < fd_server_worker_count(server); w++)
+                sum_block(total, (const uint64_t *)&fd_server_worker(server, w)->listeners[k].stats,
+                          fd_http_stat_count);
+        }
+        for (size_t i = 0; i < fd_http_stat_count; i++)
+            add_stat(stats, "http", prefix, fd_http_stat_descs[i].name, fd_http_stat_descs[i].kind, total[i]);
+    }
+}
+
+static int compare_stats(const void *a, const void *b)
+{
+    return strcmp(((const fd_admin_stat_t *)a)->name, ((const fd_admin_stat_t *)b)->name);
+}
+
+void fd_admin_stats_collect(fd_admin_stats_t *stats, struct fd_server *server, uint64_t uptime_s)
+{
+    memset(stats, 0, sizeof(*stats));
+    const fd_config_t *config = fd_server_config(server);
+    uint64_t connections = 0;
+    for (size_t w = 0; w < fd_server_worker_count(server); w++)
+        for (size_t l = 0; l < config->n_listeners; l++)
+            connections += FD_STAT_LOAD(fd_server_worker(server, w)->listeners[l].stats.downstream_cx_active);
+    int draining = fd_server_is_draining(server);
+    add_stat(stats, "server", "", "live", FD_STAT_GAUGE, !draining);
+    add_stat(stats, "server", "", "state", FD_STAT_GAUGE, draining ? 1 : 0); /* Envoy: 0 LIVE, 1 DRAINING */
+    add_stat(stats, "server", "", "uptime", FD_STAT_GAUGE, uptime_s);
+    add_stat(stats, "server", "", "concurrency", FD_STAT_GAUGE, fd_server_worker_count(server));
+    add_stat(stats, "server", "", "total_connections", FD_STAT_GAUGE, connections);
+    for (size_t c = 0; c < config->n_clusters; c++)
+        collect_cluster(stats, server, c);
+    collect_http(stats, server);
+    qsort(stats->items, stats->count, sizeof(*stats->items), compare_stats);
+}
+
+void fd_admin_stats_dispose(fd_admin_stats_t *stats)
+{
+    free(stats->items);
+}

@@ -1,0 +1,146 @@
+/* The admin's /clusters (Envoy's "cluster::host::stat::value" lines, summed over the
+ * workers) and /config_dump (Envoy's ConfigDump layout, built from the loaded bootstrap). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "proxy/admin/admin.h"
+#include "proxy/server/worker.h"
+
+static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < *cap - *len) {
+            *len += (size_t)n;
+            return;
+        }
+        *cap = (*cap + (size_t)(n > 0 ? n : 0) + 1) * 2;
+        if ((*buf = realloc(*buf, *cap)) == NULL)
+            abort();
+    }
+}
+
+static void render_host(char **buf, size_t *len, size_t *cap, struct fd_server *server, size_t c, size_t h)
+{
+    fd_router_host_stats_t sum = {0};
+    uint64_t cx_active = 0, cx_total = 0, cx_fail = 0, rq_active = 0;
+    const fd_router_host_t *first = &fd_server_worker(server, 0)->router.clusters[c].hosts[h];
+    for (size_t w = 0; w < fd_server_worker_count(server); w++) {
+        const fd_router_host_t *host = &fd_server_worker(server, w)->router.clusters[c].hosts[h];
+        sum.rq_total += FD_STAT_LOAD(host->stats.rq_total);
+        sum.rq_success += FD_STAT_LOAD(host->stats.rq_success);
+        sum.rq_error += FD_STAT_LOAD(host->stats.rq_error);
+        sum.rq_timeout += FD_STAT_LOAD(host->stats.rq_timeout);
+        rq_active += FD_STAT_LOAD(host->active_requests);
+        cx_active += FD_STAT_LOAD(host->pool.stats.cx_active);
+        cx_total += FD_STAT_LOAD(host->pool.stats.cx_total);
+        cx_fail += FD_STAT_LOAD(host->pool.stats.cx_connect_fail);
+    }
+    const char *cluster = fd_server_config(server)->clusters[c].name.base;
+    char host[300];
+    snprintf(host, sizeof(host), "%s::%s:%u", cluster, first->endpoint->address.host, first->endpoint->address.port);
+    append(buf, len, cap,
+           "%s::cx_active::%llu\n%s::cx_connect_fail::%llu\n%s::cx_total::%llu\n%s::rq_active::%llu\n"
+           "%s::rq_error::%llu\n%s::rq_success::%llu\n%s::rq_timeout::%llu\n%s::rq_total::%llu\n"
+           "%s::hostname::\n%s::health_flags::healthy\n%s::weight::%u\n%s::priority::%u\n",
+           host, (unsigned long long)cx_active, host, (unsigned long long)cx_fail, host, (unsigned long long)cx_total,
+           host, (unsigned long long)rq_active, host, (unsigned long long)sum.rq_error, host,
+           (unsigned long long)sum.rq_success, host, (unsigned long long)sum.rq_timeout, host,
+           (unsigned long long)sum.rq_total, host, host, host, first->endpoint->weight, host,
+           first->endpoint->priority);
+}
+
+char *fd_admin_clusters_render(struct fd_server *server)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        abort();
+    buf[0] = '\0';
+    const fd_config_t *config = fd_server_config(server);
+    for (size_t c = 0; c < config->n_clusters; c++) {
+        const char *name = config->clusters[c].name.base;
+        append(&buf, &len, &cap, "%s::observability_name::%s\n%s::added_via_api::false\n", name, name, name);
+        for (size_t h = 0; h < fd_server_worker(server, 0)->router.clusters[c].n_hosts; h++)
+            render_host(&buf, &len, &cap, server, c, h);
+    }
+    return buf;
+}
+
+static json_t *typed(const char *type, json_t *object)
+{
+    json_t *out = json_object();
+    json_object_set_new(out, "@type", json_sprintf("type.googleapis.com/%s", type));
+    json_object_update(out, object);
+    return out;
+}
+
+/* A static resource entry: {"<key>": {"@type": ..., resource}, "last_updated": ...}. */
+static json_t *static_entry(const char *key, const char *type, json_t *resource, const char *updated)
+{
+    json_t *entry = json_object();
+    json_object_set_new(entry, key, typed(type, resource));
+    json_object_set_new(entry, "last_updated", json_string(updated));
+    return entry;
+}
+
+/* Route configurations defined inline in static listeners' connection managers. */
+static json_t *inline_route_configs(json_t *listeners, const char *updated)
+{
+    json_t *routes = json_array(), *listener, *chain, *filter;
+    size_t i, j, k;
+    json_array_foreach(listeners, i, listener)
+    {
+        json_array_foreach(json_object_get(listener, "filter_chains"), j, chain)
+        {
+            json_array_foreach(json_object_get(chain, "filters"), k, filter)
+            {
+                json_t *rc = json_object_get(json_object_get(filter, "typed_config"), "route_config");
+                if (rc != NULL)
+                    json_array_append_new(
+                        routes, static_entry("route_config", "envoy.config.route.v3.RouteConfiguration", rc, updated));
+            }
+        }
+    }
+    return routes;
+}
+
+char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at)
+{
+    char updated[32];
+    struct tm tm;
+    gmtime_r(&loaded_at, &tm);
+    strftime(updated, sizeof(updated), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *sr = json_object_get(bootstrap, "static_resources"), *item;
+    json_t *listeners = json_array(), *clusters = json_array();
+    size_t i;
+    json_array_foreach(json_object_get(sr, "listeners"), i, item)
+        json_array_append_new(listeners, static_entry("listener", "envoy.config.listener.v3.Listener", item, updated));
+    json_array_foreach(json_object_get(sr, "clusters"), i, item)
+        json_array_append_new(clusters, static_entry("cluster", "envoy.config.cluster.v3.Cluster", item, updated));
+    json_t *configs = json_array();
+    json_array_append_new(configs, json_pack("{s:s, s:O, s:s}", "@type",
+                                             "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump", "bootstrap",
+                                             bootstrap, "last_updated", updated));
+    json_array_append_new(configs,
+                          json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+                                    "static_clusters", clusters));
+    json_array_append_new(configs,
+                          json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+                                    "static_listeners", listeners));
+    json_array_append_new(
+        configs, json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+                           "static_route_configs", inline_route_configs(json_object_get(sr, "listeners"), updated)));
+    json_t *dump = json_pack("{s:o}", "configs", configs);
+    char *text = json_dumps(dump, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(dump);
+    return text;
+}
