@@ -16,16 +16,30 @@ typedef struct forward {
     h2o_req_t *req;
     fd_router_worker_t *rw;
     fd_router_cluster_t *cluster;
-    fd_router_host_t *host;
+    fd_router_host_t *host; /* of the current attempt */
     const fd_http_manager_t *http;
     const fd_virtual_host_t *vhost;
     const fd_route_t *route;
+    const fd_weighted_cluster_t *weighted;
     fd_upstream_request_t *upstream; /* NULL once the upstream request has ended */
-    h2o_timeout_entry_t timeout;
+    h2o_timeout_entry_t timeout;     /* the route's, over all attempts */
+    h2o_timeout_entry_t per_try;     /* the retry policy's, for one attempt */
+    h2o_timeout_entry_t backoff;     /* before the next attempt */
     uint64_t started_ms;
+    uint32_t retries_done;
     int response_started;
-    int counted; /* in host->active_requests */
+    int counted; /* the current attempt is in host and cluster gauges */
 } forward_t;
+
+/* Why an attempt failed, for the retry policy's retry_on conditions. */
+typedef enum retry_cause {
+    CAUSE_CONNECT_FAILURE,
+    CAUSE_RESET,   /* disconnect, reset or protocol error before the response */
+    CAUSE_TIMEOUT, /* per-try or response timeout */
+    CAUSE_STATUS,  /* the upstream answered with a status */
+} retry_cause_t;
+
+static void start_attempt(forward_t *fw);
 
 #define CONNECT_ERROR_BODY "upstream connect error or disconnect/reset before headers. reset reason: "
 
@@ -57,22 +71,32 @@ void fd_router_local_reply(h2o_req_t *req, int status, const char *reason, const
     h2o_send_inline(req, body, len);
 }
 
-/* The request's forward ends: the host is no longer busy with it and no timer runs.
+/* The current attempt ends: the host is no longer busy with it and its timer stops.
  * success says how it ended for the host's rq_success / rq_error counters. */
+static void end_attempt(forward_t *fw, int success)
+{
+    if (h2o_timeout_is_linked(&fw->per_try))
+        h2o_timeout_unlink(&fw->per_try);
+    if (!fw->counted)
+        return;
+    FD_STAT_DEC(fw->host->active_requests);
+    FD_STAT_DEC(fw->cluster->stats.upstream_rq_active);
+    FD_STAT_INC(fw->cluster->stats.upstream_rq_completed);
+    if (success)
+        FD_STAT_INC(fw->host->stats.rq_success);
+    else
+        FD_STAT_INC(fw->host->stats.rq_error);
+    fw->counted = 0;
+}
+
+/* The forward ends: no attempt, no timer is left running. */
 static void finish(forward_t *fw, int success)
 {
+    end_attempt(fw, success);
     if (h2o_timeout_is_linked(&fw->timeout))
         h2o_timeout_unlink(&fw->timeout);
-    if (fw->counted) {
-        FD_STAT_DEC(fw->host->active_requests);
-        FD_STAT_DEC(fw->cluster->stats.upstream_rq_active);
-        FD_STAT_INC(fw->cluster->stats.upstream_rq_completed);
-        if (success)
-            FD_STAT_INC(fw->host->stats.rq_success);
-        else
-            FD_STAT_INC(fw->host->stats.rq_error);
-        fw->counted = 0;
-    }
+    if (h2o_timeout_is_linked(&fw->backoff))
+        h2o_timeout_unlink(&fw->backoff);
 }
 
 static void fail(forward_t *fw, int status, const char *body)
@@ -96,6 +120,68 @@ static void on_route_timeout(h2o_timeout_entry_t *entry)
     fail(fw, 504, "upstream request timeout"); /* UT */
 }
 
+static int status_is_retriable(const fd_retry_policy_t *rp, int status)
+{
+    if ((rp->retry_on & FD_RETRY_ON_5XX) && status >= 500 && status <= 599)
+        return 1;
+    if ((rp->retry_on & FD_RETRY_ON_GATEWAY_ERROR) && status >= 502 && status <= 504)
+        return 1;
+    if ((rp->retry_on & FD_RETRY_ON_RETRIABLE_4XX) && status == 409)
+        return 1;
+    if (rp->retry_on & FD_RETRY_ON_RETRIABLE_STATUS_CODES)
+        for (size_t i = 0; i < rp->n_retriable_status_codes; i++)
+            if (rp->retriable_status_codes[i] == (uint32_t)status)
+                return 1;
+    return 0;
+}
+
+/* Envoy's retry_on conditions: 5xx and gateway-error also cover no response at all. */
+static int should_retry(const forward_t *fw, retry_cause_t cause, int status)
+{
+    const fd_retry_policy_t *rp = fw->route->forward.retry;
+    if (rp == NULL || fw->retries_done >= rp->num_retries || fw->response_started)
+        return 0;
+    uint32_t on = rp->retry_on;
+    switch (cause) {
+    case CAUSE_CONNECT_FAILURE:
+        return (on & (FD_RETRY_ON_CONNECT_FAILURE | FD_RETRY_ON_5XX | FD_RETRY_ON_GATEWAY_ERROR)) != 0;
+    case CAUSE_RESET:
+    case CAUSE_TIMEOUT: return (on & (FD_RETRY_ON_RESET | FD_RETRY_ON_5XX | FD_RETRY_ON_GATEWAY_ERROR)) != 0;
+    default: return status_is_retriable(rp, status);
+    }
+}
+
+static void on_backoff_done(h2o_timeout_entry_t *entry)
+{
+    start_attempt(H2O_STRUCT_FROM_MEMBER(forward_t, backoff, entry));
+}
+
+/* Envoy's default backoff: 25 ms doubling per retry, capped at 250 ms. */
+static void retry(forward_t *fw)
+{
+    end_attempt(fw, 0);
+    fw->retries_done++;
+    FD_STAT_INC(fw->cluster->stats.upstream_rq_retry);
+    uint64_t delay = 25u << (fw->retries_done - 1 < 4 ? fw->retries_done - 1 : 4);
+    fw->backoff.cb = on_backoff_done;
+    h2o_timeout_link(fw->rw->loop, fd_router_timeout(fw->rw, delay < 250 ? delay : 250), &fw->backoff);
+}
+
+static void on_per_try_timeout(h2o_timeout_entry_t *entry)
+{
+    forward_t *fw = H2O_STRUCT_FROM_MEMBER(forward_t, per_try, entry);
+    FD_STAT_INC(fw->cluster->stats.upstream_rq_per_try_timeout);
+    FD_STAT_INC(fw->host->stats.rq_timeout);
+    if (fw->upstream != NULL) {
+        fd_upstream_request_cancel(fw->upstream);
+        fw->upstream = NULL;
+    }
+    if (should_retry(fw, CAUSE_TIMEOUT, 0))
+        retry(fw);
+    else
+        fail(fw, 504, "upstream request timeout"); /* UT */
+}
+
 static void on_upstream_error(fd_upstream_request_t *upstream, fd_upstream_error_t err, void *data)
 {
     forward_t *fw = data;
@@ -105,6 +191,14 @@ static void on_upstream_error(fd_upstream_request_t *upstream, fd_upstream_error
         FD_STAT_INC(fw->cluster->stats.upstream_rq_timeout);
     else if (err == FD_UPSTREAM_RESET_BEFORE_RESPONSE || err == FD_UPSTREAM_RESET_DURING_RESPONSE)
         FD_STAT_INC(fw->cluster->stats.upstream_rq_rx_reset);
+    retry_cause_t cause = err == FD_UPSTREAM_CONNECT_FAILURE || err == FD_UPSTREAM_CONNECT_TIMEOUT
+                              ? CAUSE_CONNECT_FAILURE
+                          : err == FD_UPSTREAM_RESPONSE_TIMEOUT || err == FD_UPSTREAM_IDLE_TIMEOUT ? CAUSE_TIMEOUT
+                                                                                                   : CAUSE_RESET;
+    if (should_retry(fw, cause, 0)) {
+        retry(fw);
+        return;
+    }
     switch (err) {
     case FD_UPSTREAM_CONNECT_FAILURE:
     case FD_UPSTREAM_CONNECT_TIMEOUT: fail(fw, 503, CONNECT_ERROR_BODY "connection failure"); break; /* UF */
@@ -171,8 +265,14 @@ static void on_upstream_head(fd_upstream_request_t *upstream, int minor_version,
 {
     forward_t *fw = data;
     h2o_req_t *req = fw->req;
-    (void)upstream;
     (void)minor_version;
+    if (should_retry(fw, CAUSE_STATUS, status)) {
+        fd_stats_count_status(&fw->cluster->stats.upstream_rq_1xx, status);
+        fd_upstream_request_cancel(upstream);
+        fw->upstream = NULL;
+        retry(fw);
+        return;
+    }
     req->res.status = status;
     req->res.reason = reason_phrase(status);
     fd_stats_count_status(&fw->cluster->stats.upstream_rq_1xx, status);
@@ -217,25 +317,52 @@ static void on_forward_disposed(void *p)
     finish(fw, 0);
 }
 
+static void start_attempt(forward_t *fw)
+{
+    if (fw->retries_done != 0) { /* a retry may go to another host */
+        uint64_t hash;
+        int have_hash = fd_router_hash_request(fw->req, &fw->route->forward, &hash);
+        size_t index = fd_lb_pick(fw->cluster, have_hash ? &hash : NULL);
+        if (index == SIZE_MAX) {
+            fail(fw, 503, "no healthy upstream");
+            return;
+        }
+        fw->host = &fw->cluster->hosts[index];
+    }
+    fd_upstream_request_spec_t spec;
+    fd_router_build_upstream_request(fw->rw, fw->req, fw->http, fw->vhost, fw->route, fw->weighted, fw->host, &spec);
+    FD_STAT_INC(fw->host->active_requests);
+    FD_STAT_INC(fw->host->stats.rq_total);
+    FD_STAT_INC(fw->cluster->stats.upstream_rq_total);
+    FD_STAT_INC(fw->cluster->stats.upstream_rq_active);
+    fw->counted = 1;
+    const fd_retry_policy_t *rp = fw->route->forward.retry;
+    if (rp != NULL && rp->per_try_timeout_ms != 0) {
+        fw->per_try.cb = on_per_try_timeout;
+        h2o_timeout_link(fw->rw->loop, fd_router_timeout(fw->rw, rp->per_try_timeout_ms), &fw->per_try);
+    }
+    fw->upstream = fd_upstream_request_start(&fw->host->pool, &spec, &upstream_callbacks, fw);
+    if (fw->upstream == NULL)
+        fail(fw, 503, CONNECT_ERROR_BODY "connection failure");
+}
+
 void fd_router_forward_to_host(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
                                const fd_virtual_host_t *vhost, const fd_route_t *route,
                                const fd_weighted_cluster_t *weighted, fd_router_cluster_t *rc, fd_router_host_t *host)
 {
     forward_t *fw = h2o_mem_alloc_shared(&req->pool, sizeof(*fw), on_forward_disposed);
-    *fw = (forward_t){.req = req, .rw = rw, .cluster = rc, .host = host, .http = http, .vhost = vhost, .route = route};
+    *fw = (forward_t){.req = req,
+                      .rw = rw,
+                      .cluster = rc,
+                      .host = host,
+                      .http = http,
+                      .vhost = vhost,
+                      .route = route,
+                      .weighted = weighted};
     fw->started_ms = now_ms();
-    fd_upstream_request_spec_t spec;
-    fd_router_build_upstream_request(rw, req, http, vhost, route, weighted, host, &spec);
-    FD_STAT_INC(host->active_requests);
-    FD_STAT_INC(host->stats.rq_total);
-    FD_STAT_INC(rc->stats.upstream_rq_total);
-    FD_STAT_INC(rc->stats.upstream_rq_active);
-    fw->counted = 1;
     if (route->forward.timeout_ms != 0) {
         fw->timeout.cb = on_route_timeout;
         h2o_timeout_link(rw->loop, fd_router_timeout(rw, route->forward.timeout_ms), &fw->timeout);
     }
-    fw->upstream = fd_upstream_request_start(&host->pool, &spec, &upstream_callbacks, fw);
-    if (fw->upstream == NULL)
-        fail(fw, 503, CONNECT_ERROR_BODY "connection failure");
+    start_attempt(fw);
 }

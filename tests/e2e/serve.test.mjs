@@ -259,3 +259,42 @@ test('admin: /stats, ?format=json, ?filter=, /stats/prometheus, /clusters, /conf
     assert.equal((await other.stop()).code, 0);
   }
 });
+
+test('retry_policy: 5xx answers and connection failures are retried, within num_retries', async () => {
+  const admin = await freePort(), main = await freePort(), flaky = await freePort(), dead = await freePort();
+  let calls = 0;
+  const server = createServer((req, res) => {
+    calls++;
+    if (req.url.startsWith('/fail-twice') && calls <= 2) reply(res, 503, 'busy');
+    else if (req.url.startsWith('/always')) reply(res, 502, 'bad');
+    else reply(res, 200, `ok after ${calls}`);
+  });
+  await new Promise((r) => server.listen(flaky, '127.0.0.1', r));
+  const yaml = bootstrap(admin, httpListener('retry', main, `
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {prefix: "/conn"}
+                route: {cluster: half_dead, retry_policy: {retry_on: connect-failure, num_retries: 3}}
+              - match: {prefix: "/"}
+                route: {cluster: flaky, retry_policy: {retry_on: "5xx", num_retries: 2}}`),
+    staticCluster('flaky', [{ port: flaky }]) + staticCluster('half_dead', [{ port: dead }, { port: flaky }]));
+  const fd2 = await startFrontdesk(yaml, { adminPort: admin });
+  try {
+    let r = await fetchText(`http://127.0.0.1:${main}/fail-twice`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'ok after 3');
+    calls = 0;
+    r = await fetchText(`http://127.0.0.1:${main}/always`);
+    assert.equal(r.status, 502); // three attempts, then the last answer goes to the client
+    assert.equal(calls, 3);
+    for (let i = 0; i < 6; i++) assert.equal((await fetchText(`http://127.0.0.1:${main}/conn`)).status, 200);
+    const stats = (await fetchText(`http://127.0.0.1:${admin}/stats?filter=upstream_rq_retry`)).body;
+    assert.match(stats, /^cluster\.flaky\.upstream_rq_retry: 4$/m);
+    assert.match(stats, /^cluster\.half_dead\.upstream_rq_retry: [1-9]/m);
+  } finally {
+    await fd2.stop();
+    server.close();
+  }
+});
