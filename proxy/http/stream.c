@@ -85,6 +85,16 @@ static void send_redirect(h2o_req_t *req, const fd_route_t *route)
     h2o_send_inline(req, "", 0);
 }
 
+/* Envoy's max_request_headers_kb and max_headers_count: 431 past either. (h2o itself
+ * refuses more than 100 headers with a 400 before frontdesk sees the request.) */
+static int headers_too_large(const h2o_req_t *req, const fd_http_manager_t *http)
+{
+    size_t bytes = req->method.len + req->path.len + req->authority.len + 16;
+    for (size_t i = 0; i < req->headers.size; i++)
+        bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    return bytes > (size_t)http->max_request_headers_kb * 1024 || req->headers.size > http->max_headers_count;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     fd_worker_listener_t *wl = fd_worker_listener_of(req->conn->ctx);
@@ -94,6 +104,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (worker->draining)
         req->http1_is_persistent = 0; /* "connection: close": the client reconnects elsewhere */
     const fd_filter_chain_t *chain = pick_chain(&config->listeners[((stream_handler_t *)self)->listener]);
+    if (chain != NULL && headers_too_large(req, &chain->http)) {
+        req->http1_is_persistent = 0;
+        fd_router_local_reply(req, 431, "Request Header Fields Too Large", "");
+        return 0;
+    }
     const fd_route_table_t *table = chain != NULL ? chain->http.routes : NULL;
     fd_route_request_t rr = {req->authority, req->path, req->method, req->scheme->name, &req->headers};
     const fd_virtual_host_t *vhost = table != NULL ? fd_route_find_vhost(table, req->authority) : NULL;

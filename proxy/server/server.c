@@ -30,6 +30,8 @@ struct fd_server {
     uint64_t drain_deadline; /* CLOCK_MONOTONIC ms */
 };
 
+#define FD_MAX_REQUEST_BODY_BYTES (64u << 20)
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -80,6 +82,8 @@ static void init_globalconf(fd_server_t *server, size_t index)
     if (http->request_headers_timeout_ms != 0)
         conf->http1.req_timeout = http->request_headers_timeout_ms;
     conf->http2.idle_timeout = http->idle_timeout_ms;
+    /* h2o 2.2 reads a request body whole before the handler runs: bound what one request holds */
+    conf->max_request_entity_size = FD_MAX_REQUEST_BODY_BYTES;
     conf->http2.max_concurrent_requests_per_connection =
         http->http2_max_concurrent_streams < 256 ? http->http2_max_concurrent_streams : 256;
     h2o_hostconf_t *host = h2o_config_register_host(conf, h2o_iovec_init(H2O_STRLIT("*")), 65535);

@@ -298,3 +298,43 @@ test('retry_policy: 5xx answers and connection failures are retried, within num_
     server.close();
   }
 });
+
+test('limits: oversized headers 431, too many headers refused, oversized body 413, slowloris closed', async () => {
+  const admin = await freePort(), main = await freePort();
+  const yaml = bootstrap(admin, httpListener('limits', main, `
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {prefix: "/"}
+                direct_response: {status: 200, body: {inline_string: "ok"}}`, { extraHcm: `          max_request_headers_kb: 8
+          request_headers_timeout: 0.5s
+          common_http_protocol_options: {max_headers_count: 20}` }));
+  const fd3 = await startFrontdesk(yaml, { adminPort: admin });
+  const { connect } = await import('node:net');
+  const raw = (data, { wait = 3000 } = {}) => new Promise((resolve) => {
+    const sock = connect(main, '127.0.0.1');
+    let out = '';
+    const timer = setTimeout(() => { sock.destroy(); resolve({ out, closed: false }); }, wait);
+    sock.on('data', (d) => (out += d));
+    sock.on('close', () => { clearTimeout(timer); resolve({ out, closed: true }); });
+    sock.on('error', () => {});
+    if (data) sock.write(data);
+  });
+  try {
+    assert.equal((await httpRequest(main, '/', { headers: { 'x-big': 'a'.repeat(10000) } })).status, 431);
+    const many = {};
+    for (let i = 0; i < 30; i++) many[`x-h${i}`] = 'v';
+    assert.equal((await httpRequest(main, '/', { headers: many })).status, 431);
+    assert.equal((await httpRequest(main, '/', { headers: { 'x-small': 'ok' } })).status, 200);
+    const big = await raw('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 200000000\r\n\r\n');
+    assert.match(big.out, /^HTTP\/1\.1 413 /);
+    // a client that sends half a request line and stops is cut off by request_headers_timeout
+    const started = Date.now();
+    const slow = await raw('GET / HTTP/1.1\r\nHost: x\r\n', { wait: 5000 });
+    assert.ok(slow.closed, 'slowloris connection still open after 5 s');
+    assert.ok(Date.now() - started < 4000);
+  } finally {
+    await fd3.stop();
+  }
+});
