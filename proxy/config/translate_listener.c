@@ -130,6 +130,12 @@ static void translate_chains(fd_translator_t *tr, const Envoy__Config__Listener_
     }
     if (l->n_filter_chains == 0 && l->default_filter_chain == NULL)
         fd_tr_error_in(tr, l, "filter_chains", "a listener needs at least one filter chain");
+    size_t tls = 0, total = out->n_chains + (out->default_chain != NULL);
+    for (size_t i = 0; i < total; i++)
+        tls += (i < out->n_chains ? &out->chains[i] : out->default_chain)->tls != NULL;
+    if (tls != 0 && tls != total)
+        fd_tr_error_in(tr, l, "filter_chains",
+                       "this listener mixes TLS and plaintext filter chains; frontdesk needs one listener for each");
 }
 
 void fd_tr_listener(fd_translator_t *tr, const Envoy__Config__Listener__V3__Listener *l, fd_listener_t *out)

@@ -11,6 +11,8 @@
 #include "proxy/router/route_match.h"
 #include "proxy/router/router.h"
 #include "proxy/router/upstream_request.h"
+#include "proxy/server/server.h"
+#include "proxy/server/tls.h"
 #include "proxy/server/worker.h"
 
 typedef struct stream_handler {
@@ -48,13 +50,16 @@ static void track_request(fd_worker_listener_t *wl, h2o_req_t *req)
         FD_STAT_INC(wl->stats.downstream_rq_http1_total);
 }
 
-static const fd_filter_chain_t *pick_chain(const fd_listener_t *listener)
+/* The filter chain of the request's connection: chosen by SNI during a TLS handshake,
+ * else the first chain that names no server (plaintext), else the default chain. */
+static const fd_filter_chain_t *pick_chain(fd_worker_listener_t *wl, h2o_req_t *req, const fd_listener_t *listener)
 {
-    for (size_t i = 0; i < listener->n_chains; i++)
-        if (listener->chains[i].tls == NULL)
-            return &listener->chains[i];
-    return listener->default_chain != NULL ? listener->default_chain
-                                           : (listener->n_chains != 0 ? &listener->chains[0] : NULL);
+    const fd_listener_tls_t *lt = fd_server_listener_tls(wl->worker->server, wl->index);
+    ssize_t index = lt->base != NULL ? fd_tls_chain_of(req->conn->callbacks->get_socket(req->conn), lt)
+                                     : fd_tls_pick_chain(listener, NULL);
+    if (index < 0)
+        return NULL;
+    return (size_t)index < listener->n_chains ? &listener->chains[index] : listener->default_chain;
 }
 
 static void apply_response_headers(h2o_req_t *req, const fd_route_table_t *table, const fd_virtual_host_t *vhost,
@@ -103,7 +108,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     track_request(wl, req);
     if (worker->draining)
         req->http1_is_persistent = 0; /* "connection: close": the client reconnects elsewhere */
-    const fd_filter_chain_t *chain = pick_chain(&config->listeners[((stream_handler_t *)self)->listener]);
+    const fd_filter_chain_t *chain = pick_chain(wl, req, &config->listeners[((stream_handler_t *)self)->listener]);
     if (chain != NULL && headers_too_large(req, &chain->http)) {
         req->http1_is_persistent = 0;
         fd_router_local_reply(req, 431, "Request Header Fields Too Large", "");

@@ -15,12 +15,14 @@
 #include "proxy/http/stream.h"
 #include "proxy/router/route_match.h"
 #include "proxy/server/listen_socket.h"
+#include "proxy/server/tls.h"
 #include "proxy/server/worker.h"
 
 struct fd_server {
     fd_config_t *config;
     fd_server_options_t options;
     h2o_globalconf_t *globalconfs; /* one per listener */
+    fd_listener_tls_t *tls;        /* one per listener */
     fd_worker_t *workers;
     size_t n_workers;
     h2o_evloop_t *loop; /* main thread: admin and signals */
@@ -46,9 +48,12 @@ h2o_globalconf_t *fd_server_globalconf(fd_server_t *server, size_t listener)
 
 SSL_CTX *fd_server_ssl_ctx(fd_server_t *server, size_t listener)
 {
-    (void)server;
-    (void)listener;
-    return NULL; /* TLS termination: not yet */
+    return server->tls[listener].base;
+}
+
+const fd_listener_tls_t *fd_server_listener_tls(fd_server_t *server, size_t listener)
+{
+    return &server->tls[listener];
 }
 
 fd_config_t *fd_server_config(fd_server_t *server)
@@ -200,8 +205,11 @@ static void dispose_server(fd_server_t *server)
     for (int i = 0; i < 3; i++) /* let the deferred closes run before the loop goes */
         h2o_evloop_run(server->loop, 0);
     h2o_evloop_destroy(server->loop);
-    for (size_t i = 0; i < server->config->n_listeners; i++)
+    for (size_t i = 0; i < server->config->n_listeners; i++) {
         h2o_config_dispose(&server->globalconfs[i]);
+        fd_tls_listener_dispose(&server->tls[i]);
+    }
+    free(server->tls);
     free(server->globalconfs);
     free(server->workers);
 }
@@ -215,8 +223,17 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     server.workers = calloc(server.n_workers, sizeof(*server.workers));
     if (server.globalconfs == NULL || server.workers == NULL)
         abort();
-    for (size_t i = 0; i < config->n_listeners; i++)
+    server.tls = calloc(config->n_listeners ? config->n_listeners : 1, sizeof(*server.tls));
+    if (server.tls == NULL)
+        abort();
+    for (size_t i = 0; i < config->n_listeners; i++) {
+        char err[512];
         init_globalconf(&server, i);
+        if (fd_tls_listener_init(&server.tls[i], &config->listeners[i], err, sizeof(err)) != 0) {
+            fprintf(stderr, "frontdesk: listener '%s': %s\n", config->listeners[i].name.base, err);
+            return 1;
+        }
+    }
     if (index_routes(config) != 0)
         return 1;
     sigset_t mask;

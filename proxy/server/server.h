@@ -24,6 +24,7 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options);
 /* For workers: per-listener shared settings, and the drain deadline. */
 h2o_globalconf_t *fd_server_globalconf(fd_server_t *server, size_t listener);
 SSL_CTX *fd_server_ssl_ctx(fd_server_t *server, size_t listener);
+const struct fd_listener_tls *fd_server_listener_tls(fd_server_t *server, size_t listener);
 fd_config_t *fd_server_config(fd_server_t *server);
 int fd_server_drain_expired(fd_server_t *server);
 

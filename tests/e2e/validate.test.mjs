@@ -2,7 +2,7 @@
 //
 //   node --test tests/e2e/
 //
-// The binary is $FRONTDESK_BIN, or <repo>/bazel-bin/proxy/frontdesk (build it with
+// The binary is $FRONTDESK_BIN, or <repo>/bazel-out/k8-fastbuild/bin/proxy/frontdesk (build it with
 // `bazel build //proxy:frontdesk`). Every process runs with cwd = the repository root,
 // so paths inside the configs (certificates, bodies) and on the command line are
 // relative to it.
@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = process.env.FRONTDESK_BIN
   ? path.resolve(process.env.FRONTDESK_BIN)
-  : path.join(REPO, 'bazel-bin', 'proxy', 'frontdesk');
+  : path.join(REPO, 'bazel-out', 'k8-fastbuild', 'bin', 'proxy', 'frontdesk'); // bazel-bin follows the last build's config
 const CONFIGS = 'tests/configs'; // relative to REPO: the paths the validator prints
 const EXAMPLES_DIR = path.resolve(REPO, '..', 'shared', 'envoy-examples');
 const TIMEOUT_MS = 10_000;

@@ -9,7 +9,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const binary = process.env.FRONTDESK_BIN || join(repo, 'bazel-bin', 'proxy', 'frontdesk');
+// bazel-bin follows the last build's configuration (the ASan one after --config=asan): name the
+// default build's output instead.
+export const binary = process.env.FRONTDESK_BIN || join(repo, 'bazel-out', 'k8-fastbuild', 'bin', 'proxy', 'frontdesk');
 
 // A port the kernel just handed out; loopback only.
 export function freePort() {
