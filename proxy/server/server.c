@@ -214,8 +214,43 @@ static void dispose_server(fd_server_t *server)
     free(server->workers);
 }
 
+/* What validates but cannot be served yet is refused at start, by name: serving it
+ * partly (plaintext to a TLS upstream, a cluster without its hosts) would be worse. */
+static int check_servable(const fd_config_t *config)
+{
+    static const char *const types[] = {"STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS"};
+    int ok = 1;
+    if (config->lds.present || config->cds.present || config->ads.present) {
+        fprintf(stderr, "frontdesk: dynamic_resources (xDS) cannot be served yet\n");
+        ok = 0;
+    }
+    for (size_t c = 0; c < config->n_clusters; c++) {
+        const fd_cluster_t *cluster = &config->clusters[c];
+        if (cluster->type != FD_DISCOVERY_STATIC) {
+            fprintf(stderr, "frontdesk: cluster '%s': %s clusters cannot be served yet (only STATIC)\n",
+                    cluster->name.base, types[cluster->type]);
+            ok = 0;
+        }
+        if (cluster->tls != NULL || cluster->protocol == FD_UPSTREAM_HTTP2 ||
+            cluster->protocol == FD_UPSTREAM_DOWNSTREAM) {
+            fprintf(stderr, "frontdesk: cluster '%s': upstream %s cannot be served yet\n", cluster->name.base,
+                    cluster->tls != NULL ? "TLS" : "HTTP/2");
+            ok = 0;
+        }
+    }
+    for (size_t l = 0; l < config->n_listeners; l++)
+        for (size_t i = 0; i < config->listeners[l].n_chains; i++)
+            if (config->listeners[l].chains[i].http.routes == NULL) {
+                fprintf(stderr, "frontdesk: listener '%s': RDS cannot be served yet\n", config->listeners[l].name.base);
+                ok = 0;
+            }
+    return ok ? 0 : -1;
+}
+
 int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
 {
+    if (check_servable(config) != 0)
+        return 1;
     fd_server_t server = {.config = config, .options = *options, .drain_deadline = UINT64_MAX};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     server.n_workers = options->concurrency ? options->concurrency : (cores > 0 ? (size_t)cores : 1);

@@ -338,3 +338,11 @@ test('limits: oversized headers 431, too many headers refused, oversized body 41
     await fd3.stop();
   }
 });
+
+test('what validates but cannot be served yet is refused at start, by name', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { binary, repo } = await import('./lib/frontdesk.mjs');
+  const r = spawnSync(binary, ['-c', 'tests/configs/valid/dns-clusters.yaml'], { cwd: repo, timeout: 10000, encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /cluster '[^']+': (STRICT|LOGICAL)_DNS clusters cannot be served yet \(only STATIC\)/);
+});
