@@ -262,6 +262,9 @@ typedef struct fd_access_log {
     fd_string_t text_format;
     fd_string_t *json_keys, *json_formats; /* json_format: key -> format string */
     size_t n_json;
+    int json_typed; /* log_format.json_format: numbers stay numbers (FileAccessLog.json_format: strings) */
+    struct fd_access_log_format *compiled; /* freed with the config */
+    struct fd_access_log_sink *sink;       /* opened by the server before workers start */
 } fd_access_log_t;
 
 typedef enum fd_codec {

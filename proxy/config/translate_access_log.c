@@ -1,6 +1,8 @@
 /* Access logs: envoy.access_loggers.file, .stdout and .stderr with the default format,
- * a text format, or a flat JSON format. Formats are parsed by the access logger. */
+ * a text format, or a flat JSON format, compiled here so a bad format is a config error. */
 #include <string.h>
+
+#include "proxy/accesslog/access_log.h"
 
 #include "envoy/extensions/access_loggers/file/v3/file.pb-c.h"
 #include "envoy/extensions/access_loggers/stream/v3/stream.pb-c.h"
@@ -45,6 +47,7 @@ static void translate_format(fd_translator_t *tr, const Envoy__Config__Core__V3_
         break;
     case ENVOY__CONFIG__CORE__V3__SUBSTITUTION_FORMAT_STRING__FORMAT_JSON_FORMAT:
         translate_json_format(tr, f->json_format, out);
+        out->json_typed = 1;
         break;
     default: break;
     }
@@ -108,6 +111,39 @@ static void translate_access_log(fd_translator_t *tr, const Envoy__Config__Acces
     fd_tr_pop(tr, saved);
 }
 
+static void free_format(void *slot)
+{
+    fd_access_log_format_free(*(fd_access_log_format_t **)slot);
+}
+
+static void compile_format(fd_translator_t *tr, const void *addr, fd_access_log_t *out)
+{
+    char err[256];
+    fd_access_log_format_t *format = NULL;
+    if (out->format_kind == FD_ACCESS_LOG_FORMAT_JSON) {
+        fd_access_log_json_field_t *fields = fd_tr_alloc(tr, (out->n_json + 1) * sizeof(*fields));
+        for (size_t i = 0; i < out->n_json; i++)
+            fields[i] =
+                (fd_access_log_json_field_t){h2o_iovec_init(out->json_keys[i].base, out->json_keys[i].len),
+                                             h2o_iovec_init(out->json_formats[i].base, out->json_formats[i].len)};
+        format = fd_access_log_format_compile_json(
+            fields, out->n_json, out->json_typed ? FD_ACCESS_LOG_JSON_TYPED : FD_ACCESS_LOG_JSON_STRINGS, err,
+            sizeof(err));
+    } else if (out->format_kind == FD_ACCESS_LOG_FORMAT_TEXT) {
+        format = fd_access_log_format_compile(out->text_format.base, out->text_format.len, err, sizeof(err));
+    } else {
+        format = fd_access_log_format_compile(FD_ACCESS_LOG_DEFAULT_FORMAT, strlen(FD_ACCESS_LOG_DEFAULT_FORMAT), err,
+                                              sizeof(err));
+    }
+    if (format == NULL) {
+        fd_tr_error(tr, addr, "access log format: %s", err);
+        return;
+    }
+    fd_access_log_format_t **slot = h2o_mem_alloc_shared(&tr->config->pool, sizeof(*slot), free_format);
+    *slot = format;
+    out->compiled = format;
+}
+
 void fd_tr_access_logs(fd_translator_t *tr, Envoy__Config__Accesslog__V3__AccessLog *const *logs, size_t n,
                        fd_access_log_t **out, size_t *n_out)
 {
@@ -116,6 +152,7 @@ void fd_tr_access_logs(fd_translator_t *tr, Envoy__Config__Accesslog__V3__Access
     for (size_t i = 0; i < n; i++) {
         size_t saved = fd_tr_push_index(tr, "access_log", i);
         translate_access_log(tr, logs[i], &(*out)[i]);
+        compile_format(tr, logs[i], &(*out)[i]);
         fd_tr_pop(tr, saved);
     }
 }

@@ -5,7 +5,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 
+#include "proxy/accesslog/access_log.h"
 #include "proxy/router/header_ops.h"
 #include "proxy/router/redirect.h"
 #include "proxy/router/route_match.h"
@@ -21,11 +23,66 @@ typedef struct stream_handler {
 } stream_handler_t;
 
 /* What a request leaves behind when h2o frees its pool: the request is no longer in
- * flight (drain waits for that), and its status is counted under the listener's prefix. */
+ * flight (drain waits for that), its status is counted under the listener's prefix, and
+ * its access log lines are written. */
 typedef struct stream_end {
     fd_worker_listener_t *listener;
     h2o_req_t *req;
+    const fd_filter_chain_t *chain;
+    const fd_route_t *route;
+    fd_stream_info_t info;
 } stream_end_t;
+
+static h2o_iovec_t iovec_of(const char *s)
+{
+    return s != NULL ? h2o_iovec_init(s, strlen(s)) : h2o_iovec_init(NULL, 0);
+}
+
+static void log_request(stream_end_t *end)
+{
+    h2o_req_t *req = end->req;
+    char remote[64], local[64], upstream[300];
+    struct sockaddr_storage ss;
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    const fd_stream_info_t *info = &end->info;
+    fd_access_log_record_t rec = {
+        .start_time = {req->timestamps.request_begin_at.tv_sec, req->timestamps.request_begin_at.tv_usec * 1000},
+        .method = req->input.method,
+        .path = req->input.path,
+        .scheme = req->input.scheme != NULL ? req->input.scheme->name : req->scheme->name,
+        .authority = req->input.authority,
+        .protocol = fd_access_log_protocol(req->version),
+        .response_flags = iovec_of(info->response_flags),
+        .upstream_cluster = info->upstream_cluster
+                                ? h2o_iovec_init(info->upstream_cluster->name.base, info->upstream_cluster->name.len)
+                                : h2o_iovec_init(NULL, 0),
+        .route_name = end->route && end->route->name.len ? h2o_iovec_init(end->route->name.base, end->route->name.len)
+                                                         : h2o_iovec_init(NULL, 0),
+        .response_code = req->res.status,
+        .bytes_received = req->entity.len,
+        .bytes_sent = req->bytes_sent,
+        .duration_ms = (int64_t)h2o_timeval_subtract(&req->timestamps.request_begin_at, &now) / 1000,
+        .upstream_service_time_ms = info->upstream_service_time_ms,
+        .request_headers = &req->headers,
+        .response_headers = &req->res.headers,
+    };
+    if (info->upstream_host != NULL) {
+        const fd_socket_address_t *a = &info->upstream_host->endpoint->address;
+        rec.upstream_host = h2o_iovec_init(
+            upstream, fd_access_log_format_address((const struct sockaddr *)&a->addr, upstream, sizeof(upstream)));
+    }
+    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) != 0)
+        rec.downstream_remote_address =
+            h2o_iovec_init(remote, fd_access_log_format_address((struct sockaddr *)&ss, remote, sizeof(remote)));
+    if (req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss) != 0)
+        rec.downstream_local_address =
+            h2o_iovec_init(local, fd_access_log_format_address((struct sockaddr *)&ss, local, sizeof(local)));
+    for (size_t i = 0; i < end->chain->http.n_access_logs; i++) {
+        const fd_access_log_t *log = &end->chain->http.access_logs[i];
+        fd_access_log_log(end->listener->worker->access_log, log->sink, log->compiled, &rec);
+    }
+}
 
 static void on_request_disposed(void *p)
 {
@@ -35,12 +92,14 @@ static void on_request_disposed(void *p)
     FD_STAT_DEC(stats->downstream_rq_active);
     FD_STAT_INC(stats->downstream_rq_completed);
     fd_stats_count_status(&stats->downstream_rq_1xx, end->req->res.status);
+    if (end->chain != NULL && end->chain->http.n_access_logs != 0)
+        log_request(end);
 }
 
-static void track_request(fd_worker_listener_t *wl, h2o_req_t *req)
+static stream_end_t *track_request(fd_worker_listener_t *wl, h2o_req_t *req)
 {
     stream_end_t *end = h2o_mem_alloc_shared(&req->pool, sizeof(*end), on_request_disposed);
-    *end = (stream_end_t){wl, req};
+    *end = (stream_end_t){.listener = wl, .req = req, .info = {.upstream_service_time_ms = -1}};
     wl->worker->requests_in_flight++;
     FD_STAT_INC(wl->stats.downstream_rq_total);
     FD_STAT_INC(wl->stats.downstream_rq_active);
@@ -48,10 +107,9 @@ static void track_request(fd_worker_listener_t *wl, h2o_req_t *req)
         FD_STAT_INC(wl->stats.downstream_rq_http2_total);
     else
         FD_STAT_INC(wl->stats.downstream_rq_http1_total);
+    return end;
 }
 
-/* The filter chain of the request's connection: chosen by SNI during a TLS handshake,
- * else the first chain that names no server (plaintext), else the default chain. */
 static const fd_filter_chain_t *pick_chain(fd_worker_listener_t *wl, h2o_req_t *req, const fd_listener_t *listener)
 {
     const fd_listener_tls_t *lt = fd_server_listener_tls(wl->worker->server, wl->index);
@@ -105,21 +163,26 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     fd_worker_listener_t *wl = fd_worker_listener_of(req->conn->ctx);
     fd_worker_t *worker = wl->worker;
     const fd_config_t *config = worker->config;
-    track_request(wl, req);
+    stream_end_t *end = track_request(wl, req);
     if (worker->draining)
         req->http1_is_persistent = 0; /* "connection: close": the client reconnects elsewhere */
     const fd_filter_chain_t *chain = pick_chain(wl, req, &config->listeners[((stream_handler_t *)self)->listener]);
+    end->chain = chain;
     if (chain != NULL && headers_too_large(req, &chain->http)) {
         req->http1_is_persistent = 0;
         fd_router_local_reply(req, 431, "Request Header Fields Too Large", "");
         return 0;
     }
+    if (chain != NULL)
+        fd_router_edge_headers(&worker->router, req, &chain->http);
     const fd_route_table_t *table = chain != NULL ? chain->http.routes : NULL;
     fd_route_request_t rr = {req->authority, req->path, req->method, req->scheme->name, &req->headers};
     const fd_virtual_host_t *vhost = table != NULL ? fd_route_find_vhost(table, req->authority) : NULL;
     const fd_route_t *route = vhost != NULL ? fd_route_find(vhost, &rr) : NULL;
+    end->route = route;
     if (route == NULL) {
         FD_STAT_INC(wl->stats.no_route);
+        end->info.response_flags = "NR";
         fd_router_local_reply(req, 404, "Not Found", ""); /* NR: no route */
         return 0;
     }
@@ -133,7 +196,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         FD_STAT_INC(wl->stats.rq_redirect);
         send_redirect(req, route);
         break;
-    case FD_ROUTE_FORWARD: fd_router_forward(&worker->router, req, &chain->http, vhost, route); break;
+    case FD_ROUTE_FORWARD: fd_router_forward(&worker->router, req, &chain->http, vhost, route, &end->info); break;
     }
     return 0;
 }

@@ -112,21 +112,24 @@ static fd_router_cluster_t *pick_cluster(fd_router_worker_t *rw, h2o_req_t *req,
 }
 
 void fd_router_forward(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
-                       const fd_virtual_host_t *vhost, const fd_route_t *route)
+                       const fd_virtual_host_t *vhost, const fd_route_t *route, fd_stream_info_t *info)
 {
     const fd_weighted_cluster_t *weighted;
     fd_router_cluster_t *rc = pick_cluster(rw, req, &route->forward, &weighted);
     if (rc == NULL) { /* NC: Envoy's cluster_not_found_response_code defaults to 503 */
+        info->response_flags = "NC";
         fd_router_local_reply(req, 503, "Service Unavailable", "");
         return;
     }
+    info->upstream_cluster = rc->config;
     uint64_t hash;
     int have_hash = fd_router_hash_request(req, &route->forward, &hash);
     size_t host = fd_lb_pick(rc, have_hash ? &hash : NULL);
     if (host == SIZE_MAX) { /* UH */
         FD_STAT_INC(rc->stats.upstream_cx_none_healthy);
+        info->response_flags = "UH";
         fd_router_local_reply(req, 503, "Service Unavailable", "no healthy upstream");
         return;
     }
-    fd_router_forward_to_host(rw, req, http, vhost, route, weighted, rc, &rc->hosts[host]);
+    fd_router_forward_to_host(rw, req, http, vhost, route, weighted, rc, &rc->hosts[host], info);
 }

@@ -34,6 +34,14 @@ typedef struct fd_router_cluster {
     fd_cluster_stats_t stats; /* this worker's share of cluster.<name>.* */
 } fd_router_cluster_t;
 
+/* What the router learnt about a request, for its access log line. */
+typedef struct fd_stream_info {
+    const char *response_flags; /* Envoy's short codes ("UF", "UT", ...); NULL: none */
+    const fd_cluster_t *upstream_cluster;
+    const fd_router_host_t *upstream_host;
+    int64_t upstream_service_time_ms; /* -1: no upstream response */
+} fd_stream_info_t;
+
 /* A worker's router state: one entry per cluster of its config snapshot. */
 typedef struct fd_router_worker {
     h2o_loop_t *loop;
@@ -52,6 +60,6 @@ h2o_timeout_t *fd_router_timeout(fd_router_worker_t *rw, uint64_t ms);
 
 /* Forwards req along route (route->kind == FD_ROUTE_FORWARD) and answers it. */
 void fd_router_forward(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
-                       const fd_virtual_host_t *vhost, const fd_route_t *route);
+                       const fd_virtual_host_t *vhost, const fd_route_t *route, fd_stream_info_t *info);
 
 #endif

@@ -94,11 +94,9 @@ static void set_header(h2o_mem_pool_t *pool, h2o_headers_t *headers, const char 
     h2o_add_header_by_str(pool, headers, name, len, 0, NULL, value.base, value.len);
 }
 
-/* Envoy's edge headers: XFF appended and XFP set when this is the edge (use_remote_address),
- * XFP set when absent, x-request-id kept or generated. */
-static void add_proxy_headers(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
-                              const fd_route_t *route, h2o_headers_t *headers)
+void fd_router_edge_headers(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http)
 {
+    h2o_headers_t *headers = &req->headers;
     ssize_t xff = h2o_find_header_by_str(headers, H2O_STRLIT("x-forwarded-for"), -1);
     if (http->use_remote_address) {
         h2o_iovec_t ip = peer_ip(req);
@@ -111,25 +109,23 @@ static void add_proxy_headers(fd_router_worker_t *rw, h2o_req_t *req, const fd_h
     if (http->generate_request_id && h2o_find_header_by_str(headers, H2O_STRLIT("x-request-id"), -1) == -1)
         h2o_add_header_by_str(&req->pool, headers, H2O_STRLIT("x-request-id"), 0, NULL, request_id(rw, &req->pool).base,
                               36);
-    if (!http->suppress_envoy_headers && route->forward.timeout_ms != 0) {
-        char ms[24];
-        int n = snprintf(ms, sizeof(ms), "%llu", (unsigned long long)route->forward.timeout_ms);
-        set_header(&req->pool, headers, H2O_STRLIT("x-envoy-expected-rq-timeout-ms"),
-                   h2o_strdup(&req->pool, ms, (size_t)n));
-    }
 }
 
-void fd_router_build_upstream_request(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
-                                      const fd_virtual_host_t *vhost, const fd_route_t *route,
-                                      const fd_weighted_cluster_t *weighted, const fd_router_host_t *host,
-                                      fd_upstream_request_spec_t *spec)
+void fd_router_build_upstream_request(h2o_req_t *req, const fd_http_manager_t *http, const fd_virtual_host_t *vhost,
+                                      const fd_route_t *route, const fd_weighted_cluster_t *weighted,
+                                      const fd_router_host_t *host, fd_upstream_request_spec_t *spec)
 {
     h2o_headers_t headers = {NULL};
     h2o_vector_reserve(&req->pool, &headers, req->headers.size + 8);
     for (size_t i = 0; i < req->headers.size; i++)
         if (!is_hop_by_hop(*req->headers.entries[i].name))
             headers.entries[headers.size++] = req->headers.entries[i];
-    add_proxy_headers(rw, req, http, route, &headers);
+    if (!http->suppress_envoy_headers && route->forward.timeout_ms != 0) {
+        char ms[24];
+        int n = snprintf(ms, sizeof(ms), "%llu", (unsigned long long)route->forward.timeout_ms);
+        set_header(&req->pool, &headers, H2O_STRLIT("x-envoy-expected-rq-timeout-ms"),
+                   h2o_strdup(&req->pool, ms, (size_t)n));
+    }
     h2o_iovec_t path = rewrite_path(req, route);
     if (path.base != req->path.base && !http->suppress_envoy_headers)
         set_header(&req->pool, &headers, H2O_STRLIT("x-envoy-original-path"), req->path);

@@ -21,6 +21,7 @@ typedef struct forward {
     const fd_virtual_host_t *vhost;
     const fd_route_t *route;
     const fd_weighted_cluster_t *weighted;
+    fd_stream_info_t *info;          /* in the request's pool, like this */
     fd_upstream_request_t *upstream; /* NULL once the upstream request has ended */
     h2o_timeout_entry_t timeout;     /* the route's, over all attempts */
     h2o_timeout_entry_t per_try;     /* the retry policy's, for one attempt */
@@ -99,9 +100,10 @@ static void finish(forward_t *fw, int success)
         h2o_timeout_unlink(&fw->backoff);
 }
 
-static void fail(forward_t *fw, int status, const char *body)
+static void fail(forward_t *fw, int status, const char *body, const char *flags)
 {
     finish(fw, 0);
+    fw->info->response_flags = flags;
     if (!fw->response_started)
         fd_router_local_reply(fw->req, status, reason_phrase(status), body);
     else
@@ -117,7 +119,7 @@ static void on_route_timeout(h2o_timeout_entry_t *entry)
         fd_upstream_request_cancel(fw->upstream);
         fw->upstream = NULL;
     }
-    fail(fw, 504, "upstream request timeout"); /* UT */
+    fail(fw, 504, "upstream request timeout", "UT");
 }
 
 static int status_is_retriable(const fd_retry_policy_t *rp, int status)
@@ -179,7 +181,7 @@ static void on_per_try_timeout(h2o_timeout_entry_t *entry)
     if (should_retry(fw, CAUSE_TIMEOUT, 0))
         retry(fw);
     else
-        fail(fw, 504, "upstream request timeout"); /* UT */
+        fail(fw, 504, "upstream request timeout", "UT");
 }
 
 static void on_upstream_error(fd_upstream_request_t *upstream, fd_upstream_error_t err, void *data)
@@ -201,11 +203,11 @@ static void on_upstream_error(fd_upstream_request_t *upstream, fd_upstream_error
     }
     switch (err) {
     case FD_UPSTREAM_CONNECT_FAILURE:
-    case FD_UPSTREAM_CONNECT_TIMEOUT: fail(fw, 503, CONNECT_ERROR_BODY "connection failure"); break; /* UF */
+    case FD_UPSTREAM_CONNECT_TIMEOUT: fail(fw, 503, CONNECT_ERROR_BODY "connection failure", "UF"); break;
     case FD_UPSTREAM_RESPONSE_TIMEOUT:
-    case FD_UPSTREAM_IDLE_TIMEOUT: fail(fw, 504, "upstream request timeout"); break; /* UT */
-    case FD_UPSTREAM_PROTOCOL_ERROR: fail(fw, 503, CONNECT_ERROR_BODY "protocol error"); break;
-    default: fail(fw, 503, CONNECT_ERROR_BODY "connection termination"); break; /* UC */
+    case FD_UPSTREAM_IDLE_TIMEOUT: fail(fw, 504, "upstream request timeout", "UT"); break;
+    case FD_UPSTREAM_PROTOCOL_ERROR: fail(fw, 503, CONNECT_ERROR_BODY "protocol error", "UPE"); break;
+    default: fail(fw, 503, CONNECT_ERROR_BODY "connection termination", "UC"); break;
     }
 }
 
@@ -277,6 +279,7 @@ static void on_upstream_head(fd_upstream_request_t *upstream, int minor_version,
     req->res.reason = reason_phrase(status);
     fd_stats_count_status(&fw->cluster->stats.upstream_rq_1xx, status);
     copy_response_headers(fw, headers, n);
+    fw->info->upstream_service_time_ms = (int64_t)(now_ms() - fw->started_ms);
     if (!fw->http->suppress_envoy_headers) {
         char ms[24];
         int len = snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(now_ms() - fw->started_ms));
@@ -324,13 +327,14 @@ static void start_attempt(forward_t *fw)
         int have_hash = fd_router_hash_request(fw->req, &fw->route->forward, &hash);
         size_t index = fd_lb_pick(fw->cluster, have_hash ? &hash : NULL);
         if (index == SIZE_MAX) {
-            fail(fw, 503, "no healthy upstream");
+            fail(fw, 503, "no healthy upstream", "UH");
             return;
         }
         fw->host = &fw->cluster->hosts[index];
     }
     fd_upstream_request_spec_t spec;
-    fd_router_build_upstream_request(fw->rw, fw->req, fw->http, fw->vhost, fw->route, fw->weighted, fw->host, &spec);
+    fd_router_build_upstream_request(fw->req, fw->http, fw->vhost, fw->route, fw->weighted, fw->host, &spec);
+    fw->info->upstream_host = fw->host;
     FD_STAT_INC(fw->host->active_requests);
     FD_STAT_INC(fw->host->stats.rq_total);
     FD_STAT_INC(fw->cluster->stats.upstream_rq_total);
@@ -343,12 +347,13 @@ static void start_attempt(forward_t *fw)
     }
     fw->upstream = fd_upstream_request_start(&fw->host->pool, &spec, &upstream_callbacks, fw);
     if (fw->upstream == NULL)
-        fail(fw, 503, CONNECT_ERROR_BODY "connection failure");
+        fail(fw, 503, CONNECT_ERROR_BODY "connection failure", "UF");
 }
 
 void fd_router_forward_to_host(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http,
                                const fd_virtual_host_t *vhost, const fd_route_t *route,
-                               const fd_weighted_cluster_t *weighted, fd_router_cluster_t *rc, fd_router_host_t *host)
+                               const fd_weighted_cluster_t *weighted, fd_router_cluster_t *rc, fd_router_host_t *host,
+                               fd_stream_info_t *info)
 {
     forward_t *fw = h2o_mem_alloc_shared(&req->pool, sizeof(*fw), on_forward_disposed);
     *fw = (forward_t){.req = req,
@@ -358,7 +363,8 @@ void fd_router_forward_to_host(fd_router_worker_t *rw, h2o_req_t *req, const fd_
                       .http = http,
                       .vhost = vhost,
                       .route = route,
-                      .weighted = weighted};
+                      .weighted = weighted,
+                      .info = info};
     fw->started_ms = now_ms();
     if (route->forward.timeout_ms != 0) {
         fw->timeout.cb = on_route_timeout;

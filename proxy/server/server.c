@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proxy/accesslog/access_log.h"
 #include "proxy/admin/admin.h"
 #include "proxy/http/stream.h"
 #include "proxy/router/route_match.h"
@@ -214,6 +215,32 @@ static void dispose_server(fd_server_t *server)
     free(server->workers);
 }
 
+/* Each access log of each filter chain gets its sink (one per path, shared). */
+static int open_access_logs(fd_config_t *config, int open)
+{
+    for (size_t l = 0; l < config->n_listeners; l++) {
+        fd_listener_t *listener = &config->listeners[l];
+        for (size_t c = 0; c <= listener->n_chains; c++) {
+            fd_filter_chain_t *chain = c < listener->n_chains ? &listener->chains[c] : listener->default_chain;
+            for (size_t i = 0; chain != NULL && i < chain->http.n_access_logs; i++) {
+                fd_access_log_t *log = &chain->http.access_logs[i];
+                const char *path = log->kind == FD_ACCESS_LOG_FILE     ? log->path.base
+                                   : log->kind == FD_ACCESS_LOG_STDOUT ? "/dev/stdout"
+                                                                       : "/dev/stderr";
+                char err[256];
+                if (!open) {
+                    fd_access_log_sink_release(log->sink);
+                    log->sink = NULL;
+                } else if ((log->sink = fd_access_log_sink_open(path, err, sizeof(err))) == NULL) {
+                    fprintf(stderr, "frontdesk: listener '%s': access log '%s': %s\n", listener->name.base, path, err);
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 /* What validates but cannot be served yet is refused at start, by name: serving it
  * partly (plaintext to a TLS upstream, a cluster without its hosts) would be worse. */
 static int check_servable(const fd_config_t *config)
@@ -271,6 +298,8 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     }
     if (index_routes(config) != 0)
         return 1;
+    if (fd_access_log_start(NULL) != 0 || open_access_logs(config, 1) != 0)
+        return 1;
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -291,6 +320,8 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     for (size_t i = 0; i < server.n_workers; i++)
         fd_worker_join(&server.workers[i]);
     dispose_server(&server);
+    fd_access_log_stop(); /* writes what the workers handed over */
+    open_access_logs(config, 0);
     fprintf(stderr, "frontdesk: drained, exiting\n");
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "proxy/accesslog/access_log.h"
 #include "proxy/server/server.h"
 
 #define ACCEPTS_PER_WAKEUP 16
@@ -117,6 +118,7 @@ static void dispose_worker(fd_worker_t *worker)
 static void *worker_main(void *arg)
 {
     fd_worker_t *worker = arg;
+    worker->access_log = fd_access_log_worker_new();
     /* After drain starts, run until every connection is gone (or the drain time is up): h2o
      * closes idle keep-alive connections and answers with "connection: close" meanwhile. */
     while (!worker->draining || worker->requests_in_flight != 0 || worker->connections != 0) {
@@ -125,6 +127,7 @@ static void *worker_main(void *arg)
             break;
     }
     dispose_worker(worker);
+    fd_access_log_worker_free(worker->access_log); /* hands its last lines to the logger thread */
     __atomic_store_n(&worker->stopped, 1, __ATOMIC_RELEASE);
     return NULL;
 }

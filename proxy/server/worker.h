@@ -31,6 +31,7 @@ typedef struct fd_worker {
     h2o_evloop_t *loop;
     fd_config_t *config; /* this worker's reference to the current snapshot */
     fd_router_worker_t router;
+    struct fd_access_log_worker *access_log; /* this thread's access log buffers */
     fd_worker_listener_t *listeners;
     size_t n_listeners;
     h2o_multithread_queue_t *queue;
