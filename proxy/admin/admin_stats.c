@@ -40,8 +40,9 @@ static void collect_cluster(fd_admin_stats_t *stats, struct fd_server *server, s
     for (size_t w = 0; w < fd_server_worker_count(server); w++) {
         const fd_router_cluster_t *rc = &fd_server_worker(server, w)->router.clusters[c];
         sum_block(total, (const uint64_t *)&rc->stats, fd_cluster_stat_count);
-        for (size_t h = 0; h < rc->n_hosts; h++) {
-            const fd_upstream_pool_stats_t *ps = &rc->hosts[h].pool.stats;
+        for (size_t h = 0; h < rc->n_hosts + rc->n_retired; h++) {
+            const fd_router_host_t *host = h < rc->n_hosts ? rc->hosts[h] : rc->retired[h - rc->n_hosts];
+            const fd_upstream_pool_stats_t *ps = &host->pool.stats;
             sum->upstream_cx_total += FD_STAT_LOAD(ps->cx_total);
             sum->upstream_cx_active += FD_STAT_LOAD(ps->cx_active);
             sum->upstream_cx_connect_fail += FD_STAT_LOAD(ps->cx_connect_fail);

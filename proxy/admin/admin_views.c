@@ -28,13 +28,25 @@ static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
     }
 }
 
-static void render_host(char **buf, size_t *len, size_t *cap, struct fd_server *server, size_t c, size_t h)
+/* Workers hold their own host objects; the same address is the same host. */
+static const fd_router_host_t *find_host(const fd_router_cluster_t *rc, const fd_router_host_t *like)
+{
+    for (size_t h = 0; h < rc->n_hosts; h++)
+        if (rc->hosts[h]->address.addr_len == like->address.addr_len &&
+            memcmp(&rc->hosts[h]->address.addr, &like->address.addr, like->address.addr_len) == 0)
+            return rc->hosts[h];
+    return NULL;
+}
+
+static void render_host(char **buf, size_t *len, size_t *cap, struct fd_server *server, size_t c,
+                        const fd_router_host_t *first)
 {
     fd_router_host_stats_t sum = {0};
     uint64_t cx_active = 0, cx_total = 0, cx_fail = 0, rq_active = 0;
-    const fd_router_host_t *first = &fd_server_worker(server, 0)->router.clusters[c].hosts[h];
     for (size_t w = 0; w < fd_server_worker_count(server); w++) {
-        const fd_router_host_t *host = &fd_server_worker(server, w)->router.clusters[c].hosts[h];
+        const fd_router_host_t *host = find_host(&fd_server_worker(server, w)->router.clusters[c], first);
+        if (host == NULL)
+            continue;
         sum.rq_total += FD_STAT_LOAD(host->stats.rq_total);
         sum.rq_success += FD_STAT_LOAD(host->stats.rq_success);
         sum.rq_error += FD_STAT_LOAD(host->stats.rq_error);
@@ -45,17 +57,18 @@ static void render_host(char **buf, size_t *len, size_t *cap, struct fd_server *
         cx_fail += FD_STAT_LOAD(host->pool.stats.cx_connect_fail);
     }
     const char *cluster = fd_server_config(server)->clusters[c].name.base;
+    const char *hostname = first->endpoint->address.addr_len == 0 ? first->endpoint->address.host : "";
     char host[300];
-    snprintf(host, sizeof(host), "%s::%s:%u", cluster, first->endpoint->address.host, first->endpoint->address.port);
+    snprintf(host, sizeof(host), first->address.addr.ss_family == AF_INET6 ? "%s::[%s]:%u" : "%s::%s:%u", cluster,
+             first->address.host, first->address.port);
     append(buf, len, cap,
            "%s::cx_active::%llu\n%s::cx_connect_fail::%llu\n%s::cx_total::%llu\n%s::rq_active::%llu\n"
            "%s::rq_error::%llu\n%s::rq_success::%llu\n%s::rq_timeout::%llu\n%s::rq_total::%llu\n"
-           "%s::hostname::\n%s::health_flags::healthy\n%s::weight::%u\n%s::priority::%u\n",
+           "%s::hostname::%s\n%s::health_flags::healthy\n%s::weight::%u\n%s::priority::%u\n",
            host, (unsigned long long)cx_active, host, (unsigned long long)cx_fail, host, (unsigned long long)cx_total,
            host, (unsigned long long)rq_active, host, (unsigned long long)sum.rq_error, host,
            (unsigned long long)sum.rq_success, host, (unsigned long long)sum.rq_timeout, host,
-           (unsigned long long)sum.rq_total, host, host, host, first->endpoint->weight, host,
-           first->endpoint->priority);
+           (unsigned long long)sum.rq_total, host, hostname, host, host, first->weight, host, first->priority);
 }
 
 char *fd_admin_clusters_render(struct fd_server *server)
@@ -69,8 +82,9 @@ char *fd_admin_clusters_render(struct fd_server *server)
     for (size_t c = 0; c < config->n_clusters; c++) {
         const char *name = config->clusters[c].name.base;
         append(&buf, &len, &cap, "%s::observability_name::%s\n%s::added_via_api::false\n", name, name, name);
-        for (size_t h = 0; h < fd_server_worker(server, 0)->router.clusters[c].n_hosts; h++)
-            render_host(&buf, &len, &cap, server, c, h);
+        const fd_router_cluster_t *rc = &fd_server_worker(server, 0)->router.clusters[c];
+        for (size_t h = 0; h < rc->n_hosts; h++)
+            render_host(&buf, &len, &cap, server, c, rc->hosts[h]);
     }
     return buf;
 }

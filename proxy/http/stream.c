@@ -68,7 +68,7 @@ static void log_request(stream_end_t *end)
         .response_headers = &req->res.headers,
     };
     if (info->upstream_host != NULL) {
-        const fd_socket_address_t *a = &info->upstream_host->endpoint->address;
+        const fd_socket_address_t *a = &info->upstream_host->address;
         rec.upstream_host = h2o_iovec_init(
             upstream, fd_access_log_format_address((const struct sockaddr *)&a->addr, upstream, sizeof(upstream)));
     }

@@ -35,13 +35,13 @@ static size_t pick_round_robin(fd_router_cluster_t *rc)
     int64_t total = 0;
     size_t best = SIZE_MAX;
     for (size_t i = 0; i < rc->n_hosts; i++) {
-        fd_router_host_t *h = &rc->hosts[i];
-        h->current_weight += h->endpoint->weight;
-        total += h->endpoint->weight;
-        if (best == SIZE_MAX || h->current_weight > rc->hosts[best].current_weight)
+        fd_router_host_t *h = rc->hosts[i];
+        h->current_weight += h->weight;
+        total += h->weight;
+        if (best == SIZE_MAX || h->current_weight > rc->hosts[best]->current_weight)
             best = i;
     }
-    rc->hosts[best].current_weight -= total;
+    rc->hosts[best]->current_weight -= total;
     return best;
 }
 
@@ -49,12 +49,12 @@ static size_t pick_random(fd_router_cluster_t *rc)
 {
     uint64_t total = 0;
     for (size_t i = 0; i < rc->n_hosts; i++)
-        total += rc->hosts[i].endpoint->weight;
+        total += rc->hosts[i]->weight;
     uint64_t r = fd_lb_random(&rc->random_state) % total;
     for (size_t i = 0; i < rc->n_hosts; i++) {
-        if (r < rc->hosts[i].endpoint->weight)
+        if (r < rc->hosts[i]->weight)
             return i;
-        r -= rc->hosts[i].endpoint->weight;
+        r -= rc->hosts[i]->weight;
     }
     return rc->n_hosts - 1;
 }
@@ -65,8 +65,8 @@ static size_t pick_least_request(fd_router_cluster_t *rc)
     size_t best = pick_random(rc);
     for (uint32_t c = 1; c < rc->config->least_request_choices; c++) {
         size_t other = pick_random(rc);
-        const fd_router_host_t *a = &rc->hosts[best], *b = &rc->hosts[other];
-        if ((uint64_t)b->active_requests * a->endpoint->weight < (uint64_t)a->active_requests * b->endpoint->weight)
+        const fd_router_host_t *a = rc->hosts[best], *b = rc->hosts[other];
+        if ((uint64_t)b->active_requests * a->weight < (uint64_t)a->active_requests * b->weight)
             best = other;
     }
     return best;
@@ -111,7 +111,7 @@ int fd_lb_build_ring(fd_router_cluster_t *rc)
 {
     uint64_t total = 0, min_size = rc->config->ring_hash_min_size, max_size = rc->config->ring_hash_max_size;
     for (size_t i = 0; i < rc->n_hosts; i++)
-        total += rc->hosts[i].endpoint->weight;
+        total += rc->hosts[i]->weight;
     if (total == 0 || rc->n_hosts > 0xffff)
         return -1;
     uint64_t scale = (min_size + total - 1) / total, size = total * scale;
@@ -121,10 +121,10 @@ int fd_lb_build_ring(fd_router_cluster_t *rc)
     if (rc->ring == NULL)
         return -1;
     for (size_t i = 0; i < rc->n_hosts; i++) {
-        const fd_endpoint_t *e = rc->hosts[i].endpoint;
-        for (uint64_t p = 0; p < e->weight * scale; p++) {
+        const fd_router_host_t *h = rc->hosts[i];
+        for (uint64_t p = 0; p < h->weight * scale; p++) {
             char key[300];
-            int n = snprintf(key, sizeof(key), "%s:%u_%llu", e->address.host, e->address.port, (unsigned long long)p);
+            int n = snprintf(key, sizeof(key), "%s:%u_%llu", h->address.host, h->address.port, (unsigned long long)p);
             rc->ring[rc->ring_size++] = (fd_lb_hash(key, (size_t)n) & ~0xffffull) | i;
         }
     }

@@ -2,12 +2,99 @@
  * the streamed response, timeouts and Envoy's local replies. See router.h. */
 #include "proxy/router/router.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proxy/router/load_balancer.h"
 #include "proxy/router/upstream_request.h"
+
+static fd_router_host_t *new_host(fd_router_worker_t *rw, const fd_cluster_t *cluster, const fd_router_address_t *a)
+{
+    fd_router_host_t *host = calloc(1, sizeof(*host));
+    if (host == NULL)
+        abort();
+    host->endpoint = a->endpoint;
+    host->weight = a->endpoint->weight;
+    host->priority = a->endpoint->priority;
+    memcpy(&host->address.addr, &a->addr, a->addr_len);
+    host->address.addr_len = a->addr_len;
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)&a->addr;
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&a->addr;
+    inet_ntop(a->addr.ss_family,
+              a->addr.ss_family == AF_INET6 ? (const void *)&v6->sin6_addr : (const void *)&v4->sin_addr,
+              host->address_text, sizeof(host->address_text));
+    host->address.host = host->address_text;
+    host->address.port = ntohs(a->addr.ss_family == AF_INET6 ? v6->sin6_port : v4->sin_port);
+    fd_upstream_pool_config_t pool_config = {.connect_timeout_ms = (uint32_t)cluster->connect_timeout_ms,
+                                             .idle_timeout_ms = (uint32_t)cluster->upstream_idle_timeout_ms,
+                                             .max_idle = 1024};
+    fd_upstream_pool_init(&host->pool, rw->loop, (const struct sockaddr *)&a->addr, a->addr_len, &pool_config);
+    return host;
+}
+
+static void free_host(fd_router_host_t *host)
+{
+    fd_upstream_pool_dispose(&host->pool);
+    free(host);
+}
+
+static void rebuild_ring(fd_router_cluster_t *rc)
+{
+    free(rc->ring);
+    rc->ring = NULL;
+    rc->ring_size = 0;
+    if (rc->config->lb_policy == FD_LB_RING_HASH && rc->n_hosts != 0 && fd_lb_build_ring(rc) != 0)
+        fprintf(stderr, "frontdesk: cluster '%s': cannot build the hash ring\n", rc->config->name.base);
+}
+
+/* Retired hosts go once nothing runs on them any more. */
+static void sweep_retired(fd_router_cluster_t *rc)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < rc->n_retired; i++) {
+        if (FD_STAT_LOAD(rc->retired[i]->active_requests) == 0)
+            free_host(rc->retired[i]);
+        else
+            rc->retired[kept++] = rc->retired[i];
+    }
+    rc->n_retired = kept;
+}
+
+static int same_address(const fd_router_host_t *host, const fd_router_address_t *a)
+{
+    return host->address.addr_len == a->addr_len && memcmp(&host->address.addr, &a->addr, a->addr_len) == 0 &&
+           host->endpoint == a->endpoint;
+}
+
+void fd_router_update_hosts(fd_router_worker_t *rw, size_t cluster, const fd_router_address_t *addresses, size_t n)
+{
+    fd_router_cluster_t *rc = &rw->clusters[cluster];
+    fd_router_host_t **hosts = calloc(n ? n : 1, sizeof(*hosts));
+    if (hosts == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < rc->n_hosts && hosts[i] == NULL; j++)
+            if (rc->hosts[j] != NULL && same_address(rc->hosts[j], &addresses[i]))
+                hosts[i] = rc->hosts[j], rc->hosts[j] = NULL; /* kept: pool, counters and all */
+        if (hosts[i] == NULL)
+            hosts[i] = new_host(rw, rc->config, &addresses[i]);
+    }
+    for (size_t j = 0; j < rc->n_hosts; j++) {
+        if (rc->hosts[j] == NULL)
+            continue;
+        rc->retired = realloc(rc->retired, (rc->n_retired + 1) * sizeof(*rc->retired));
+        if (rc->retired == NULL)
+            abort();
+        rc->retired[rc->n_retired++] = rc->hosts[j];
+    }
+    free(rc->hosts);
+    rc->hosts = hosts;
+    rc->n_hosts = n;
+    sweep_retired(rc);
+    rebuild_ring(rc);
+}
 
 void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_config_t *config)
 {
@@ -19,37 +106,34 @@ void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_co
     if (rw->clusters == NULL)
         abort();
     for (size_t c = 0; c < config->n_clusters; c++) {
-        fd_router_cluster_t *rc = &rw->clusters[c];
         const fd_cluster_t *cluster = &config->clusters[c];
-        rc->config = cluster;
-        rc->random_state = rw->random_state + c;
-        rc->hosts = calloc(cluster->n_endpoints ? cluster->n_endpoints : 1, sizeof(*rc->hosts));
-        if (rc->hosts == NULL)
-            abort();
+        rw->clusters[c] = (fd_router_cluster_t){.config = cluster, .random_state = rw->random_state + c};
+        fd_router_address_t *addresses = calloc(cluster->n_endpoints + 1, sizeof(*addresses));
+        size_t n = 0;
         for (size_t e = 0; e < cluster->n_endpoints; e++) {
             const fd_endpoint_t *endpoint = &cluster->endpoints[e];
             if (endpoint->address.addr_len == 0)
-                continue; /* a DNS name: resolved hosts arrive with DNS support */
-            fd_router_host_t *host = &rc->hosts[rc->n_hosts++];
-            host->endpoint = endpoint;
-            fd_upstream_pool_config_t pool_config = {.connect_timeout_ms = cluster->connect_timeout_ms,
-                                                     .idle_timeout_ms = cluster->upstream_idle_timeout_ms,
-                                                     .max_idle = 1024};
-            fd_upstream_pool_init(&host->pool, loop, (const struct sockaddr *)&endpoint->address.addr,
-                                  endpoint->address.addr_len, &pool_config);
+                continue; /* a DNS name: its addresses come from the resolver */
+            memcpy(&addresses[n].addr, &endpoint->address.addr, endpoint->address.addr_len);
+            addresses[n].addr_len = endpoint->address.addr_len;
+            addresses[n++].endpoint = endpoint;
         }
-        if (cluster->lb_policy == FD_LB_RING_HASH && rc->n_hosts != 0 && fd_lb_build_ring(rc) != 0)
-            fprintf(stderr, "frontdesk: cluster '%s': cannot build the hash ring\n", cluster->name.base);
+        fd_router_update_hosts(rw, c, addresses, n);
+        free(addresses);
     }
 }
 
 void fd_router_worker_dispose(fd_router_worker_t *rw)
 {
     for (size_t c = 0; c < rw->config->n_clusters; c++) {
-        for (size_t h = 0; h < rw->clusters[c].n_hosts; h++)
-            fd_upstream_pool_dispose(&rw->clusters[c].hosts[h].pool);
-        free(rw->clusters[c].hosts);
-        free(rw->clusters[c].ring);
+        fd_router_cluster_t *rc = &rw->clusters[c];
+        for (size_t h = 0; h < rc->n_hosts; h++)
+            free_host(rc->hosts[h]);
+        for (size_t h = 0; h < rc->n_retired; h++)
+            free_host(rc->retired[h]);
+        free(rc->hosts);
+        free(rc->retired);
+        free(rc->ring);
     }
     free(rw->clusters);
     for (size_t i = 0; i < rw->n_timeouts; i++) {
@@ -131,5 +215,5 @@ void fd_router_forward(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_man
         fd_router_local_reply(req, 503, "Service Unavailable", "no healthy upstream");
         return;
     }
-    fd_router_forward_to_host(rw, req, http, vhost, route, weighted, rc, &rc->hosts[host], info);
+    fd_router_forward_to_host(rw, req, http, vhost, route, weighted, rc, rc->hosts[host], info);
 }

@@ -4,6 +4,7 @@
 #ifndef FD_ROUTER_H
 #define FD_ROUTER_H
 
+#include <arpa/inet.h>
 #include <h2o.h>
 
 #include "proxy/config/config.h"
@@ -15,9 +16,14 @@ typedef struct fd_router_host_stats {
     uint64_t rq_total, rq_success, rq_error, rq_timeout;
 } fd_router_host_stats_t;
 
-/* One upstream host as a worker sees it: its pool and load-balancing state. */
+/* One upstream host as a worker sees it: its address (resolved, for DNS clusters), its
+ * pool and load-balancing state. Hosts are allocated one by one: a host removed by a DNS or
+ * EDS update lives on, retired, until its last request ends. */
 typedef struct fd_router_host {
-    const fd_endpoint_t *endpoint;
+    const fd_endpoint_t *endpoint; /* the configured endpoint it came from */
+    fd_socket_address_t address;   /* host: the numeric address, for logs and /clusters */
+    char address_text[INET6_ADDRSTRLEN];
+    uint32_t weight, priority;
     fd_upstream_pool_t pool;
     uint32_t active_requests; /* read by the admin thread: use FD_STAT_LOAD */
     int64_t current_weight;   /* smooth weighted round robin */
@@ -26,8 +32,10 @@ typedef struct fd_router_host {
 
 typedef struct fd_router_cluster {
     const fd_cluster_t *config;
-    fd_router_host_t *hosts;
+    fd_router_host_t **hosts;
     size_t n_hosts;
+    fd_router_host_t **retired; /* removed by an update, still serving requests */
+    size_t n_retired;
     uint64_t *ring; /* RING_HASH: sorted (hash << 16 | host index) points */
     size_t ring_size;
     uint64_t random_state;
@@ -52,7 +60,19 @@ typedef struct fd_router_worker {
     size_t n_timeouts;
 } fd_router_worker_t;
 
+/* An address a cluster resolves to (DNS) or is given (EDS), with its endpoint's weight. */
+typedef struct fd_router_address {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    const fd_endpoint_t *endpoint;
+} fd_router_address_t;
+
 void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_config_t *config);
+
+/* Replaces a cluster's hosts with these addresses: hosts already there keep their pools and
+ * counters, new ones are added, removed ones retire until idle. Runs on the worker's thread,
+ * never from inside an upstream callback. */
+void fd_router_update_hosts(fd_router_worker_t *rw, size_t cluster, const fd_router_address_t *addresses, size_t n);
 void fd_router_worker_dispose(fd_router_worker_t *rw);
 
 /* The loop's timeout queue for a duration, created on first use. */

@@ -55,12 +55,9 @@ static h2o_iovec_t rewrite_authority(h2o_req_t *req, const fd_route_forward_t *f
 {
     if (fw->host_rewrite_literal.len != 0)
         return h2o_iovec_init(fw->host_rewrite_literal.base, fw->host_rewrite_literal.len);
-    if (fw->auto_host_rewrite) {
-        const fd_socket_address_t *a = &host->endpoint->address;
-        char buf[300];
-        int n = snprintf(buf, sizeof(buf), a->addr.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", a->host, a->port);
-        return h2o_strdup(&req->pool, buf, (size_t)n);
-    }
+    /* Envoy: the upstream host's hostname, which only DNS clusters' hosts have */
+    if (fw->auto_host_rewrite && host->endpoint->address.addr_len == 0)
+        return h2o_iovec_init(host->endpoint->address.host, strlen(host->endpoint->address.host));
     return req->authority;
 }
 

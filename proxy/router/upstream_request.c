@@ -330,7 +330,7 @@ static void start_attempt(forward_t *fw)
             fail(fw, 503, "no healthy upstream", "UH");
             return;
         }
-        fw->host = &fw->cluster->hosts[index];
+        fw->host = fw->cluster->hosts[index];
     }
     fd_upstream_request_spec_t spec;
     fd_router_build_upstream_request(fw->req, fw->http, fw->vhost, fw->route, fw->weighted, fw->host, &spec);

@@ -15,6 +15,7 @@ typedef struct fixture {
     fd_cluster_t cluster;
     fd_endpoint_t endpoints[4];
     fd_router_host_t hosts[4];
+    fd_router_host_t *host_ptrs[4];
     fd_router_cluster_t rc;
 } fixture_t;
 
@@ -27,11 +28,13 @@ static void make(fixture_t *f, fd_lb_policy_t policy, const uint32_t *weights, s
     f->cluster.ring_hash_max_size = 8u << 20;
     for (size_t i = 0; i < n; i++) {
         f->endpoints[i].weight = weights[i];
-        f->endpoints[i].address.host = "127.0.0.1";
-        f->endpoints[i].address.port = (uint16_t)(8000 + i);
         f->hosts[i].endpoint = &f->endpoints[i];
+        f->hosts[i].weight = weights[i];
+        f->hosts[i].address.host = "127.0.0.1";
+        f->hosts[i].address.port = (uint16_t)(8000 + i);
+        f->host_ptrs[i] = &f->hosts[i];
     }
-    f->rc = (fd_router_cluster_t){.config = &f->cluster, .hosts = f->hosts, .n_hosts = n, .random_state = 42};
+    f->rc = (fd_router_cluster_t){.config = &f->cluster, .hosts = f->host_ptrs, .n_hosts = n, .random_state = 42};
 }
 
 static void test_round_robin_follows_weights_exactly(void **state)
