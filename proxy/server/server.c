@@ -15,6 +15,7 @@
 #include "proxy/admin/admin.h"
 #include "proxy/http/stream.h"
 #include "proxy/router/route_match.h"
+#include "proxy/server/dns_resolver.h"
 #include "proxy/server/listen_socket.h"
 #include "proxy/server/tls.h"
 #include "proxy/server/worker.h"
@@ -28,6 +29,7 @@ struct fd_server {
     size_t n_workers;
     h2o_evloop_t *loop; /* main thread: admin and signals */
     fd_admin_t *admin;
+    fd_dns_resolver_t *dns;
     h2o_socket_t *signals;
     int draining;            /* read by workers and admin */
     uint64_t drain_deadline; /* CLOCK_MONOTONIC ms */
@@ -70,6 +72,16 @@ size_t fd_server_worker_count(fd_server_t *server)
 fd_worker_t *fd_server_worker(fd_server_t *server, size_t index)
 {
     return &server->workers[index];
+}
+
+void fd_server_seed_worker(fd_server_t *server, fd_router_worker_t *rw)
+{
+    fd_dns_resolver_seed(server->dns, rw);
+}
+
+int fd_server_dns_exited(fd_server_t *server)
+{
+    return fd_dns_resolver_exited(server->dns);
 }
 
 int fd_server_drain_expired(fd_server_t *server)
@@ -140,6 +152,7 @@ void fd_server_start_drain(fd_server_t *server)
     __atomic_store_n(&server->drain_deadline, now_ms() + (uint64_t)server->options.drain_time_s * 1000,
                      __ATOMIC_RELEASE);
     __atomic_store_n(&server->draining, 1, __ATOMIC_RELEASE);
+    fd_dns_resolver_request_stop(server->dns);
     for (size_t i = 0; i < server->n_workers; i++)
         fd_worker_request_drain(&server->workers[i]);
 }
@@ -253,8 +266,8 @@ static int check_servable(const fd_config_t *config)
     }
     for (size_t c = 0; c < config->n_clusters; c++) {
         const fd_cluster_t *cluster = &config->clusters[c];
-        if (cluster->type != FD_DISCOVERY_STATIC) {
-            fprintf(stderr, "frontdesk: cluster '%s': %s clusters cannot be served yet (only STATIC)\n",
+        if (cluster->type == FD_DISCOVERY_EDS) {
+            fprintf(stderr, "frontdesk: cluster '%s': %s clusters cannot be served yet (STATIC and DNS can)\n",
                     cluster->name.base, types[cluster->type]);
             ok = 0;
         }
@@ -312,13 +325,15 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     if (config->has_admin &&
         (server.admin = fd_admin_start(&server, server.loop, config, json_incref(options->bootstrap_json))) == NULL)
         return 1;
-    if (start_workers(&server) != 0)
+    server.dns = fd_dns_resolver_create(&server, config);
+    if (start_workers(&server) != 0 || fd_dns_resolver_start(server.dns) != 0)
         return 1;
     fprintf(stderr, "frontdesk: serving %zu listener(s) on %zu worker(s)\n", config->n_listeners, server.n_workers);
     while (!server.draining || !workers_stopped(&server))
         h2o_evloop_run(server.loop, server.draining ? 10 : INT32_MAX);
     for (size_t i = 0; i < server.n_workers; i++)
         fd_worker_join(&server.workers[i]);
+    fd_dns_resolver_stop(server.dns);
     dispose_server(&server);
     fd_access_log_stop(); /* writes what the workers handed over */
     open_access_logs(config, 0);

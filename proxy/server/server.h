@@ -16,6 +16,8 @@ typedef struct fd_server_options {
 } fd_server_options_t;
 
 typedef struct fd_server fd_server_t;
+struct fd_router_worker;
+struct fd_worker;
 
 /* Serves config until SIGTERM/SIGINT or /quitquitquit, then drains. Takes a reference
  * to config. Returns the process exit status. */
@@ -26,6 +28,12 @@ h2o_globalconf_t *fd_server_globalconf(fd_server_t *server, size_t listener);
 SSL_CTX *fd_server_ssl_ctx(fd_server_t *server, size_t listener);
 const struct fd_listener_tls *fd_server_listener_tls(fd_server_t *server, size_t listener);
 fd_config_t *fd_server_config(fd_server_t *server);
+size_t fd_server_worker_count(fd_server_t *server);
+struct fd_worker *fd_server_worker(fd_server_t *server, size_t index);
 int fd_server_drain_expired(fd_server_t *server);
+/* DNS: the addresses resolved so far, for a worker about to start; and whether the resolver
+ * thread is gone (a worker keeps its message queue until then). */
+void fd_server_seed_worker(fd_server_t *server, struct fd_router_worker *rw);
+int fd_server_dns_exited(fd_server_t *server);
 
 #endif

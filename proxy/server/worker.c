@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "proxy/accesslog/access_log.h"
@@ -14,7 +15,10 @@
 
 typedef struct control_message {
     h2o_multithread_message_t super;
-    enum { CONTROL_DRAIN } kind;
+    enum { CONTROL_DRAIN, CONTROL_HOSTS } kind;
+    size_t cluster; /* CONTROL_HOSTS: the cluster's new addresses */
+    size_t n_addresses;
+    fd_router_address_t addresses[];
 } control_message_t;
 
 static void on_connection_closed(void *data)
@@ -71,6 +75,8 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         if (msg->kind == CONTROL_DRAIN && !worker->draining) {
             worker->draining = 1;
             stop_accepting(worker);
+        } else if (msg->kind == CONTROL_HOSTS) {
+            fd_router_update_hosts(&worker->router, msg->cluster, msg->addresses, msg->n_addresses);
         }
         free(msg);
     }
@@ -121,7 +127,8 @@ static void *worker_main(void *arg)
     worker->access_log = fd_access_log_worker_new();
     /* After drain starts, run until every connection is gone (or the drain time is up): h2o
      * closes idle keep-alive connections and answers with "connection: close" meanwhile. */
-    while (!worker->draining || worker->requests_in_flight != 0 || worker->connections != 0) {
+    while (!worker->draining || worker->requests_in_flight != 0 || worker->connections != 0 ||
+           !fd_server_dns_exited(worker->server)) {
         h2o_evloop_run(worker->loop, worker->draining ? 10 : INT32_MAX);
         if (worker->draining && fd_server_drain_expired(worker->server))
             break;
@@ -148,6 +155,7 @@ int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index,
         abort();
     for (size_t i = 0; i < worker->n_listeners; i++)
         init_listener(worker, i, listen_fds[i]);
+    fd_server_seed_worker(server, &worker->router);
     if (pthread_create(&worker->thread, NULL, worker_main, worker) != 0) {
         perror("frontdesk: pthread_create");
         return -1;
@@ -161,6 +169,18 @@ void fd_worker_request_drain(fd_worker_t *worker)
     if (msg == NULL)
         abort();
     msg->kind = CONTROL_DRAIN;
+    h2o_multithread_send_message(&worker->control, &msg->super);
+}
+
+void fd_worker_send_hosts(fd_worker_t *worker, size_t cluster, const fd_router_address_t *addresses, size_t n)
+{
+    control_message_t *msg = calloc(1, sizeof(*msg) + n * sizeof(*addresses));
+    if (msg == NULL)
+        abort();
+    msg->kind = CONTROL_HOSTS;
+    msg->cluster = cluster;
+    msg->n_addresses = n;
+    memcpy(msg->addresses, addresses, n * sizeof(*addresses));
     h2o_multithread_send_message(&worker->control, &msg->super);
 }
 

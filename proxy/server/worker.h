@@ -48,6 +48,9 @@ int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index,
 /* Asks the worker (from any thread) to stop accepting and to exit once idle. */
 void fd_worker_request_drain(fd_worker_t *worker);
 
+/* Hands a cluster's new addresses to the worker (from any thread); it updates its hosts. */
+void fd_worker_send_hosts(fd_worker_t *worker, size_t cluster, const fd_router_address_t *addresses, size_t n);
+
 void fd_worker_join(fd_worker_t *worker);
 
 /* The worker a request is served on (its h2o context belongs to a worker listener). */

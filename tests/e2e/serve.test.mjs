@@ -342,7 +342,48 @@ test('limits: oversized headers 431, too many headers refused, oversized body 41
 test('what validates but cannot be served yet is refused at start, by name', async () => {
   const { spawnSync } = await import('node:child_process');
   const { binary, repo } = await import('./lib/frontdesk.mjs');
-  const r = spawnSync(binary, ['-c', 'tests/configs/valid/dns-clusters.yaml'], { cwd: repo, timeout: 10000, encoding: 'utf8' });
+  const r = spawnSync(binary, ['-c', 'tests/configs/valid/upstream-tls.yaml'], { cwd: repo, timeout: 10000, encoding: 'utf8' });
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /cluster '[^']+': (STRICT|LOGICAL)_DNS clusters cannot be served yet \(only STATIC\)/);
+  assert.match(r.stderr, /cluster '[^']+': upstream TLS cannot be served yet/);
+});
+
+test('STRICT_DNS and LOGICAL_DNS clusters resolve their names off the workers', async () => {
+  const admin = await freePort(), main = await freePort();
+  const dns = (name, type) => `
+  - name: ${name}
+    type: ${type}
+    dns_lookup_family: V4_ONLY
+    dns_refresh_rate: 0.2s
+    connect_timeout: 0.5s
+    load_assignment:
+      cluster_name: ${name}
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: localhost, port_value: ${ports.b1}}}}`;
+  const yaml = bootstrap(admin, httpListener('dns', main, `
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {prefix: "/strict"}
+                route: {cluster: strict, auto_host_rewrite: true}
+              - match: {prefix: "/logical"}
+                route: {cluster: logical}`), dns('strict', 'STRICT_DNS') + dns('logical', 'LOGICAL_DNS'));
+  const fd4 = await startFrontdesk(yaml, { adminPort: admin });
+  try {
+    seen = [];
+    let r = await fetchText(`http://127.0.0.1:${main}/strict`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-backend'), '1');
+    assert.equal(seen.at(-1).headers.host, 'localhost'); // auto_host_rewrite: the DNS name
+    r = await fetchText(`http://127.0.0.1:${main}/logical`);
+    assert.equal(r.status, 200);
+    await new Promise((res) => setTimeout(res, 500)); // a few refreshes: same answer, hosts kept
+    assert.equal((await fetchText(`http://127.0.0.1:${main}/strict`)).status, 200);
+    const clusters = (await fetchText(`http://127.0.0.1:${admin}/clusters`)).body;
+    assert.match(clusters, new RegExp(`^strict::127\\.0\\.0\\.1:${ports.b1}::hostname::localhost$`, 'm'));
+    assert.match(clusters, new RegExp(`^strict::127\\.0\\.0\\.1:${ports.b1}::rq_total::2$`, 'm'));
+  } finally {
+    assert.equal((await fd4.stop()).code, 0);
+  }
 });
