@@ -26,6 +26,21 @@ function backend(index, handler) {
   return server;
 }
 
+// Writes n bytes in 1 MiB pieces, honouring backpressure.
+function streamBytes(res, n) {
+  const piece = Buffer.alloc(1024 * 1024, 120);
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(n) });
+  let left = n;
+  const more = () => {
+    while (left > 0) {
+      left -= piece.length;
+      if (!res.write(piece)) return res.once('drain', more);
+    }
+    res.end();
+  };
+  more();
+}
+
 function reply(res, status, body, headers = {}) {
   res.writeHead(status, { 'content-type': 'text/plain', ...headers });
   res.end(body);
@@ -35,6 +50,7 @@ before(async () => {
   ports = { admin: await freePort(), main: await freePort(), b0: await freePort(), b1: await freePort(), dead: await freePort() };
   const handler = (index) => (req, res, body) => {
     if (req.url.startsWith('/slow')) setTimeout(() => reply(res, 200, 'slow done'), 1500);
+    else if (req.url.startsWith('/stream')) streamBytes(res, 256 * 1024 * 1024);
     else if (req.url.startsWith('/big')) reply(res, 200, 'x'.repeat(4 * 1024 * 1024));
     else reply(res, 200, `backend ${index} ${req.method} ${req.url} ${body}`, { server: 'node-backend', 'x-backend': String(index) });
   };
@@ -165,6 +181,43 @@ test('a 4 MiB response streams through intact', async () => {
   const r = await fetchText(url('/big'));
   assert.equal(r.status, 200);
   assert.equal(r.body.length, 4 * 1024 * 1024);
+});
+
+test('a 256 MiB download streams through with flat memory', async () => {
+  const { readFileSync } = await import('node:fs');
+  const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${fd.proc.pid}/status`, 'utf8'))[1]);
+  const before = hwm();
+  const { request } = await import('node:http');
+  const total = await new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: ports.main, path: '/stream', timeout: 60000 }, (res) => {
+      let bytes = 0;
+      res.on('data', (d) => (bytes += d.length));
+      res.on('end', () => resolve(bytes));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(total, 256 * 1024 * 1024);
+  const grown = hwm() - before;
+  assert.ok(grown < 64 * 1024, `peak RSS grew by ${grown} KiB while streaming`);
+});
+
+test('HTTP/1.1 pipelining and chunked request bodies', async () => {
+  const { connect } = await import('node:net');
+  seen = [];
+  const out = await new Promise((resolve) => {
+    const sock = connect(ports.main, '127.0.0.1', () => {
+      sock.write('GET /pipe1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /pipe2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n' +
+        '4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\nGET /pipe3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    });
+    let data = '';
+    sock.on('data', (d) => (data += d));
+    sock.on('close', () => resolve(data));
+    sock.setTimeout(5000, () => sock.destroy());
+  });
+  const bodies = out.match(/backend 0 \w+ \/pipe\d \w*/g);
+  assert.deepEqual(bodies, ['backend 0 GET /pipe1 ', 'backend 0 POST /pipe2 wikipedia', 'backend 0 GET /pipe3 ']);
+  assert.equal(seen.find((s) => s.url === '/pipe2').headers['content-length'], '9');
 });
 
 test('HTTP/2 with prior knowledge (Node http2)', async () => {
