@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PACKAGES="bazel-bootstrap build-essential pkg-config
   protobuf-c-compiler libprotobuf-c-dev libh2o-evloop-dev libssl-dev openssl
   libyaml-dev libjansson-dev libpcre2-dev libgrpc-dev libcmocka-dev
-  clang libclang-rt-14-dev curl ca-certificates"
+  clang libclang-rt-14-dev curl ca-certificates
+  prometheus"
 
 missing=""
 for p in $PACKAGES; do

@@ -300,6 +300,12 @@ test('admin: /stats, ?format=json, ?filter=, /stats/prometheus, /clusters, /conf
     assert.match(prom, /^envoy_cluster_upstream_rq_total\{envoy_cluster_name="one"\} 3$/m);
     assert.match(prom, /^envoy_cluster_upstream_rq_xx\{envoy_response_code_class="2",envoy_cluster_name="one"\} 3$/m);
     assert.match(prom, /^envoy_http_downstream_rq_total\{envoy_http_conn_manager_prefix="edge"\} 4$/m);
+    // promtool (from Debian's prometheus): 0 or 3 is "parsed", 3 adding lint notes such as
+    // "no help text" that Envoy's own output draws as well; 1 would be a format error
+    const { spawnSync } = await import('node:child_process');
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: prom, encoding: 'utf8', timeout: 10000 });
+    assert.ok(check.status === 0 || check.status === 3, `promtool: ${check.status} ${check.stderr}${check.stdout}`);
+    assert.doesNotMatch(check.stdout + check.stderr, /error/i);
     const clusters = (await fetchText(`http://127.0.0.1:${admin}/clusters`)).body;
     assert.match(clusters, new RegExp(`^one::127\\.0\\.0\\.1:${ports.b0}::rq_total::3$`, 'm'));
     assert.match(clusters, new RegExp(`^one::127\\.0\\.0\\.1:${ports.b0}::health_flags::healthy$`, 'm'));
