@@ -2,6 +2,7 @@
  * shows config: snake_case names, defaults left out, well-known types by their own
  * mapping, '@type' inside Any. Depth is bounded so that hostile messages print, not crash. */
 #include "proxy/config/pb_json.h"
+#include "proxy/config/pb_fields.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -248,39 +249,6 @@ static json_t *value_json(pj_ctx_t *ctx, const ProtobufCFieldDescriptor *f, cons
     return json_null();
 }
 
-static size_t element_size(ProtobufCType type)
-{
-    switch (type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE: return 8;
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    default: return 4;
-    }
-}
-
-/* protobuf-c keeps no map_entry option, so maps are recognised as the loader does:
- * a repeated "...Entry" message holding exactly key = 1 and value = 2. */
-static int is_map_field(const ProtobufCFieldDescriptor *f)
-{
-    const ProtobufCMessageDescriptor *d = f->descriptor;
-    if (f->type != PROTOBUF_C_TYPE_MESSAGE || d == NULL || d->n_fields != 2)
-        return 0;
-    size_t n = strlen(d->short_name);
-    const ProtobufCFieldDescriptor *k = &d->fields[0], *v = &d->fields[1];
-    return n > 5 && strcmp(d->short_name + n - 5, "Entry") == 0 && k->id == 1 && strcmp(k->name, "key") == 0 &&
-           v->id == 2 && strcmp(v->name, "value") == 0 && k->label != PROTOBUF_C_LABEL_REPEATED &&
-           v->label != PROTOBUF_C_LABEL_REPEATED && k->type != PROTOBUF_C_TYPE_FLOAT &&
-           k->type != PROTOBUF_C_TYPE_DOUBLE && k->type != PROTOBUF_C_TYPE_BYTES &&
-           k->type != PROTOBUF_C_TYPE_MESSAGE && k->type != PROTOBUF_C_TYPE_ENUM;
-}
-
 /* A google.protobuf.Value whose kind is unset has no JSON form: protobuf leaves it out of
  * lists, maps and fields alike. */
 static int is_empty_value(const ProtobufCFieldDescriptor *f, const void *p)
@@ -329,7 +297,7 @@ static json_t *map_json(pj_ctx_t *ctx, const ProtobufCFieldDescriptor *f, Protob
 static json_t *array_json(pj_ctx_t *ctx, const ProtobufCFieldDescriptor *f, const char *items, size_t n)
 {
     json_t *arr = json_array();
-    size_t size = element_size(f->type);
+    size_t size = fd_pb_element_size(f->type);
     for (size_t i = 0; arr != NULL && i < n; i++) {
         if (is_empty_value(f, items + i * size))
             continue;
@@ -347,7 +315,7 @@ static json_t *repeated_json(pj_ctx_t *ctx, const ProtobufCMessage *msg, const P
     const void *items = *(void *const *)((const char *)msg + f->offset);
     if (items == NULL)
         n = 0;
-    return is_map_field(f) ? map_json(ctx, f, items, n) : array_json(ctx, f, items, n);
+    return fd_pb_is_map(f) ? map_json(ctx, f, items, n) : array_json(ctx, f, items, n);
 }
 
 /* proto3's implicit presence: a field is "set" when it differs from zero. */
@@ -360,7 +328,7 @@ static int is_zero(const ProtobufCFieldDescriptor *f, const void *p)
     case PROTOBUF_C_TYPE_STRING: return *(char *const *)p == NULL || **(char *const *)p == '\0';
     case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)p)->len == 0;
     case PROTOBUF_C_TYPE_MESSAGE: return *(void *const *)p == NULL;
-    default: return element_size(f->type) == 8 ? *(const uint64_t *)p == 0 : *(const uint32_t *)p == 0;
+    default: return fd_pb_element_size(f->type) == 8 ? *(const uint64_t *)p == 0 : *(const uint32_t *)p == 0;
     }
 }
 

@@ -2,33 +2,17 @@
  * needs. protobuf-c's own merge on unpack mishandles oneofs inside repeated merges, so
  * this moves fields from src into dst instead, and src is freed afterwards. */
 #include "proxy/config/pb_merge.h"
+#include "proxy/config/pb_fields.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static size_t element_size(const ProtobufCFieldDescriptor *f)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE: return 8;
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
-    default: return 4;
-    }
-}
 
 static void append_repeated(ProtobufCMessage *dst, ProtobufCMessage *src, const ProtobufCFieldDescriptor *f)
 {
     size_t *n_dst = (size_t *)((char *)dst + f->quantifier_offset),
            *n_src = (size_t *)((char *)src + f->quantifier_offset);
     void **a_dst = (void **)((char *)dst + f->offset), **a_src = (void **)((char *)src + f->offset);
-    size_t size = element_size(f);
+    size_t size = fd_pb_element_size(f->type);
     if (*n_src == 0)
         return;
     char *joined = realloc(*a_dst, (*n_dst + *n_src) * size);
@@ -40,26 +24,6 @@ static void append_repeated(ProtobufCMessage *dst, ProtobufCMessage *src, const 
     free(*a_src); /* the elements now belong to dst */
     *a_src = NULL;
     *n_src = 0;
-}
-
-/* Whether src sets a singular field (proto3: a non-default value; else its has_ flag). */
-static int singular_is_set(const ProtobufCMessage *src, const ProtobufCFieldDescriptor *f)
-{
-    const char *member = (const char *)src + f->offset;
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        return *(const uint32_t *)((const char *)src + f->quantifier_offset) == f->id;
-    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
-        f->type != PROTOBUF_C_TYPE_STRING)
-        return *(const protobuf_c_boolean *)((const char *)src + f->quantifier_offset);
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_MESSAGE: return *(void *const *)member != NULL;
-    case PROTOBUF_C_TYPE_STRING: return *(char *const *)member != NULL && **(char *const *)member != '\0';
-    case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)member)->len != 0;
-    default: {
-        static const char zero[8];
-        return memcmp(member, zero, element_size(f)) != 0;
-    }
-    }
 }
 
 /* Frees what dst holds in field f (a string, bytes or message), leaving it empty. */
@@ -77,7 +41,7 @@ static void release_member(ProtobufCMessage *dst, const ProtobufCFieldDescriptor
 
 static void merge_singular(ProtobufCMessage *dst, ProtobufCMessage *src, const ProtobufCFieldDescriptor *f)
 {
-    if (!singular_is_set(src, f))
+    if (!fd_pb_field_is_set(src, f))
         return;
     char *d = (char *)dst + f->offset, *s = (char *)src + f->offset;
     int same_oneof_member =
@@ -98,7 +62,7 @@ static void merge_singular(ProtobufCMessage *dst, ProtobufCMessage *src, const P
             f->type != PROTOBUF_C_TYPE_STRING)
             *(protobuf_c_boolean *)((char *)dst + f->quantifier_offset) = 1;
     }
-    memcpy(d, s, element_size(f));
+    memcpy(d, s, fd_pb_element_size(f->type));
     if (f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING)
         *(void **)s = NULL; /* moved: src no longer owns it */
     else if (f->type == PROTOBUF_C_TYPE_BYTES)

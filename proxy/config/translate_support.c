@@ -5,6 +5,7 @@
  * when the translator opens it. */
 #include <string.h>
 
+#include "proxy/config/pb_fields.h"
 #include "proxy/config/translate_int.h"
 
 #define MAX_DEPTH 100
@@ -115,32 +116,6 @@ static int allowed(const struct support_rule *rule, const char *field)
     return 0;
 }
 
-static int field_is_set(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
-{
-    const char *base = (const char *)msg;
-    const void *member = base + f->offset;
-    if (f->label == PROTOBUF_C_LABEL_REPEATED)
-        return *(const size_t *)(base + f->quantifier_offset) != 0;
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
-    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
-        f->type != PROTOBUF_C_TYPE_STRING)
-        return *(const protobuf_c_boolean *)(base + f->quantifier_offset);
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_MESSAGE: return *(void *const *)member != NULL;
-    case PROTOBUF_C_TYPE_STRING: return *(const char *const *)member != NULL && **(const char *const *)member != '\0';
-    case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)member)->len != 0;
-    case PROTOBUF_C_TYPE_BOOL: return *(const protobuf_c_boolean *)member != 0;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE: return *(const uint64_t *)member != 0;
-    default: return *(const uint32_t *)member != 0;
-    }
-}
-
 static void check_message(fd_translator_t *tr, const ProtobufCMessage *msg, unsigned depth);
 
 /* Descends into the messages a supported field holds (not into Any: see fd_tr_any_open). */
@@ -177,7 +152,7 @@ static void check_message(fd_translator_t *tr, const ProtobufCMessage *msg, unsi
     const struct support_rule *rule = rule_for(desc);
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        if (!field_is_set(msg, f))
+        if (!fd_pb_field_is_set(msg, f))
             continue;
         if (!allowed(rule, f->name)) {
             fd_tr_error_in(tr, (const char *)msg + f->offset, f->name, "field '%s' of %s is not supported by frontdesk",

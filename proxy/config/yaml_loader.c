@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proxy/config/pb_fields.h"
 #include "proxy/config/yaml_loader_int.h"
 
 char *fd_yaml_strdup(const char *s)
@@ -366,34 +367,6 @@ static void report_unknown_field(fd_yaml_loader_t *ld, yaml_node_t *key, const P
         fd_yaml_error(ld, key, "unknown field '%s' in %s", name, desc->name);
 }
 
-static int is_map_entry(const ProtobufCFieldDescriptor *field)
-{
-    if (field->type != PROTOBUF_C_TYPE_MESSAGE || field->label != PROTOBUF_C_LABEL_REPEATED)
-        return 0;
-    const ProtobufCMessageDescriptor *d = field->descriptor;
-    size_t n = strlen(d->short_name);
-    return d->n_fields == 2 && n > 5 && strcmp(d->short_name + n - 5, "Entry") == 0 &&
-           strcmp(d->fields[0].name, "key") == 0 && strcmp(d->fields[1].name, "value") == 0;
-}
-
-static size_t field_size(const ProtobufCFieldDescriptor *field)
-{
-    switch (field->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_FLOAT:
-    case PROTOBUF_C_TYPE_ENUM: return 4;
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
-    default: return 8;
-    }
-}
-
 /* Converts one value (scalar or message) into dst, which is field storage or a list slot. */
 static int load_value(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFieldDescriptor *field, void *dst)
 {
@@ -455,7 +428,7 @@ static void load_map(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFie
 static void load_repeated(fd_yaml_loader_t *ld, yaml_node_t *node, const ProtobufCFieldDescriptor *field,
                           ProtobufCMessage *msg)
 {
-    if (is_map_entry(field)) {
+    if (fd_pb_is_map(field)) {
         load_map(ld, node, field, msg);
         return;
     }
@@ -463,7 +436,8 @@ static void load_repeated(fd_yaml_loader_t *ld, yaml_node_t *node, const Protobu
         fd_yaml_error(ld, node, "expected a list, got %s", fd_yaml_node_kind(node));
         return;
     }
-    size_t count = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start), size = field_size(field);
+    size_t count = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start),
+           size = fd_pb_element_size(field->type);
     char *array = calloc(count ? count : 1, size);
     size_t n = 0;
     if (array == NULL)

@@ -19,7 +19,7 @@ if ! [[ $duration =~ ^[1-9][0-9]*$ ]]; then
 fi
 out=$(mkdir -p "${FUZZ_OUT:-build/fuzz}" && cd "${FUZZ_OUT:-build/fuzz}" && pwd)
 targets=(bootstrap_yaml xds_resource)
-loader_srcs=(cfg_errors cfg_source ptrmap yaml_loader yaml_scalars yaml_wkt)
+loader_srcs=(cfg_errors cfg_source pb_fields ptrmap yaml_loader yaml_scalars yaml_wkt)
 libs=(-lprotobuf-c -lyaml -lcrypto)
 
 # --- build -------------------------------------------------------------------------
