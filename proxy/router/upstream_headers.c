@@ -6,18 +6,9 @@
 #include <string.h>
 
 #include "proxy/router/header_ops.h"
+#include "proxy/router/http_util.h"
 #include "proxy/router/load_balancer.h"
 #include "proxy/router/upstream_request.h"
-
-static int is_hop_by_hop(h2o_iovec_t name)
-{
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
-                                        "te",         "host",       "content-length",   "http2-settings"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (h2o_memis(name.base, name.len, names[i], strlen(names[i])))
-            return 1;
-    return 0;
-}
 
 static h2o_iovec_t path_only(h2o_req_t *req)
 {
@@ -76,10 +67,17 @@ static h2o_iovec_t peer_ip(h2o_req_t *req)
 /* A random UUID (version 4), as Envoy generates for x-request-id. */
 static h2o_iovec_t request_id(fd_router_worker_t *rw, h2o_mem_pool_t *pool)
 {
+    static const char hex[] = "0123456789abcdef";
     uint64_t a = fd_lb_random(&rw->random_state), b = fd_lb_random(&rw->random_state);
-    char *out = h2o_mem_alloc_pool(pool, 37);
-    snprintf(out, 37, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
-             (unsigned)a & 0xfff, (unsigned)((b >> 48) & 0x3fff) | 0x8000, (unsigned long long)(b & 0xffffffffffffull));
+    a = (a & ~0xf000ull) | 0x4000;                    /* version 4 */
+    b = (b & ~(0xc000ull << 48)) | (0x8000ull << 48); /* variant 10 */
+    char *out = h2o_mem_alloc_pool(pool, 36), *p = out;
+    for (int i = 0; i < 32; i++) {
+        uint64_t word = i < 16 ? a : b;
+        *p++ = hex[(word >> (60 - 4 * (i % 16))) & 0xf];
+        if (i == 7 || i == 11 || i == 15 || i == 19)
+            *p++ = '-';
+    }
     return h2o_iovec_init(out, 36);
 }
 
@@ -115,13 +113,12 @@ void fd_router_build_upstream_request(h2o_req_t *req, const fd_http_manager_t *h
     h2o_headers_t headers = {NULL};
     h2o_vector_reserve(&req->pool, &headers, req->headers.size + 8);
     for (size_t i = 0; i < req->headers.size; i++)
-        if (!is_hop_by_hop(*req->headers.entries[i].name))
+        if (!fd_header_is_hop_by_hop(req->headers.entries[i].name->base, req->headers.entries[i].name->len))
             headers.entries[headers.size++] = req->headers.entries[i];
     if (!http->suppress_envoy_headers && route->forward.timeout_ms != 0) {
-        char ms[24];
-        int n = snprintf(ms, sizeof(ms), "%llu", (unsigned long long)route->forward.timeout_ms);
-        set_header(&req->pool, &headers, H2O_STRLIT("x-envoy-expected-rq-timeout-ms"),
-                   h2o_strdup(&req->pool, ms, (size_t)n));
+        char *ms = h2o_mem_alloc_pool(&req->pool, 20);
+        size_t n = fd_u64_to_dec(route->forward.timeout_ms, ms);
+        set_header(&req->pool, &headers, H2O_STRLIT("x-envoy-expected-rq-timeout-ms"), h2o_iovec_init(ms, n));
     }
     h2o_iovec_t path = rewrite_path(req, route);
     if (path.base != req->path.base && !http->suppress_envoy_headers)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "proxy/router/header_ops.h"
+#include "proxy/router/http_util.h"
 #include "proxy/router/load_balancer.h"
 
 typedef struct forward {
@@ -211,34 +212,37 @@ static void on_upstream_error(fd_upstream_request_t *upstream, fd_upstream_error
     }
 }
 
-static int is_hop_by_hop(h2o_iovec_t name)
-{
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                                        "upgrade",    "te",         "trailer",          "host"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (h2o_memis(name.base, name.len, names[i], strlen(names[i])))
-            return 1;
-    return 0;
-}
-
 static void copy_response_headers(forward_t *fw, const struct phr_header *headers, size_t n)
 {
     h2o_req_t *req = fw->req;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += headers[i].name_len + headers[i].value_len;
+    char *copy = h2o_mem_alloc_pool(&req->pool, bytes + 1); /* one block: the upstream's buffer dies soon */
+    h2o_vector_reserve(&req->pool, &req->res.headers, req->res.headers.size + n + 4);
     for (size_t i = 0; i < n; i++) {
-        h2o_iovec_t name = h2o_strdup(&req->pool, headers[i].name, headers[i].name_len);
-        h2o_strtolower(name.base, name.len);
-        /* h2o writes its own server (Envoy's server_name) and date headers */
-        if (is_hop_by_hop(name) || h2o_memis(name.base, name.len, H2O_STRLIT("server")) ||
-            h2o_memis(name.base, name.len, H2O_STRLIT("date")))
-            continue;
-        if (h2o_memis(name.base, name.len, H2O_STRLIT("content-length"))) {
-            size_t length = h2o_strtosize(headers[i].value, headers[i].value_len);
-            if (length != SIZE_MAX)
-                req->res.content_length = length;
+        char *name = copy;
+        for (size_t k = 0; k < headers[i].name_len; k++)
+            name[k] = (char)h2o_tolower(headers[i].name[k]);
+        copy += headers[i].name_len;
+        size_t len = headers[i].name_len;
+        /* h2o writes its own server (Envoy's server_name), date and framing headers */
+        if (fd_header_is_hop_by_hop(name, len) || (len == 6 && memcmp(name, "server", 6) == 0) ||
+            (len == 4 && memcmp(name, "date", 4) == 0)) {
+            if (len == 14 && memcmp(name, "content-length", 14) == 0) {
+                size_t length = h2o_strtosize(headers[i].value, headers[i].value_len);
+                if (length != SIZE_MAX)
+                    req->res.content_length = length;
+            }
             continue;
         }
-        h2o_iovec_t value = h2o_strdup(&req->pool, headers[i].value, headers[i].value_len);
-        h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 1, NULL, value.base, value.len);
+        memcpy(copy, headers[i].value, headers[i].value_len);
+        const h2o_token_t *token = h2o_lookup_token(name, len);
+        if (token != NULL)
+            h2o_add_header(&req->pool, &req->res.headers, token, NULL, copy, headers[i].value_len);
+        else
+            h2o_add_header_by_str(&req->pool, &req->res.headers, name, len, 0, NULL, copy, headers[i].value_len);
+        copy += headers[i].value_len;
     }
 }
 
@@ -281,11 +285,10 @@ static void on_upstream_head(fd_upstream_request_t *upstream, int minor_version,
     copy_response_headers(fw, headers, n);
     fw->info->upstream_service_time_ms = (int64_t)(now_ms() - fw->started_ms);
     if (!fw->http->suppress_envoy_headers) {
-        char ms[24];
-        int len = snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(now_ms() - fw->started_ms));
-        h2o_iovec_t value = h2o_strdup(&req->pool, ms, (size_t)len);
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-envoy-upstream-service-time"), 0, NULL,
-                              value.base, value.len);
+        char *ms = h2o_mem_alloc_pool(&req->pool, 20);
+        size_t len = fd_u64_to_dec((uint64_t)fw->info->upstream_service_time_ms, ms);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-envoy-upstream-service-time"), 0, NULL, ms,
+                              len);
     }
     fd_header_ops_apply(&req->pool, &req->res.headers, &fw->route->response_headers);
     fd_header_ops_apply(&req->pool, &req->res.headers, &fw->vhost->response_headers);

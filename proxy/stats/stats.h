@@ -63,10 +63,12 @@ typedef struct fd_http_stats {
     FD_HTTP_STATS(FD_STATS_FIELD)
 } fd_http_stats_t;
 
-/* Written by one worker, read by the admin thread: relaxed atomics keep reads whole. */
-#define FD_STAT_ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
+/* Written by one worker, read by the admin thread: relaxed loads and stores keep reads
+ * whole, and with a single writer no locked read-modify-write is needed. */
+#define FD_STAT_ADD(field, n)                                                                                          \
+    __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
 #define FD_STAT_INC(field) FD_STAT_ADD(field, 1)
-#define FD_STAT_DEC(field) __atomic_sub_fetch(&(field), 1, __ATOMIC_RELAXED)
+#define FD_STAT_DEC(field) FD_STAT_ADD(field, -1)
 #define FD_STAT_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 typedef enum fd_stat_kind { FD_STAT_COUNTER, FD_STAT_GAUGE } fd_stat_kind_t;

@@ -46,6 +46,19 @@ struct fd_upstream_request {
     char head[]; /* the serialised request head */
 };
 
+static size_t u64_to_dec(uint64_t v, char *out)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 static void send_request(fd_upstream_request_t *req);
 static int process_body(fd_upstream_request_t *req);
 
@@ -89,8 +102,11 @@ static size_t serialise(char *head, const fd_upstream_request_spec_t *spec)
         p = append(p, spec->headers[i].value);
         p = append(p, LIT("\r\n"));
     }
-    if (spec->body.base != NULL)
-        p += sprintf(p, "content-length: %zu\r\n", spec->body.len);
+    if (spec->body.base != NULL) {
+        p = append(p, LIT("content-length: "));
+        p += u64_to_dec(spec->body.len, p); /* printf costs more than the rest of the head */
+        p = append(p, LIT("\r\n"));
+    }
     p = append(p, LIT("\r\n"));
     return (size_t)(p - head);
 }
