@@ -1,0 +1,110 @@
+/* Unit tests of a worker's host updates (DNS today, EDS next): hosts present before and
+ * after keep their pool and counters, new ones are added, removed ones retire and go only
+ * once no request runs on them. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proxy/router/router.h"
+
+typedef struct fixture {
+    h2o_evloop_t *loop;
+    fd_config_t config;
+    fd_cluster_t cluster;
+    fd_endpoint_t endpoint;
+    fd_router_worker_t rw;
+} fixture_t;
+
+static fd_router_address_t address(const fixture_t *f, uint16_t port)
+{
+    fd_router_address_t a;
+    memset(&a, 0, sizeof(a));
+    struct sockaddr_in *sin = (struct sockaddr_in *)&a.addr;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.addr_len = sizeof(*sin);
+    a.endpoint = &f->endpoint;
+    return a;
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    f->loop = h2o_evloop_create();
+    f->endpoint = (fd_endpoint_t){.weight = 2, .address = {.host = "backend.internal", .port = 80}};
+    f->cluster = (fd_cluster_t){.name = {"web", 3},
+                                .type = FD_DISCOVERY_STRICT_DNS,
+                                .connect_timeout_ms = 1000,
+                                .upstream_idle_timeout_ms = 60000,
+                                .endpoints = &f->endpoint,
+                                .n_endpoints = 1,
+                                .ring_hash_min_size = 64,
+                                .ring_hash_max_size = 1024};
+    f->config = (fd_config_t){.clusters = &f->cluster, .n_clusters = 1};
+    fd_router_worker_init(&f->rw, (h2o_loop_t *)f->loop, &f->config);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    fd_router_worker_dispose(&f->rw);
+    h2o_evloop_destroy(f->loop);
+    free(f);
+    return 0;
+}
+
+static void test_dns_cluster_starts_without_hosts(void **state)
+{
+    fixture_t *f = *state;
+    /* its only endpoint is a name: hosts come from the resolver */
+    assert_int_equal(f->rw.clusters[0].n_hosts, 0);
+}
+
+static void test_update_keeps_adds_and_retires(void **state)
+{
+    fixture_t *f = *state;
+    fd_router_cluster_t *rc = &f->rw.clusters[0];
+    fd_router_address_t first[2] = {address(f, 8001), address(f, 8002)};
+    fd_router_update_hosts(&f->rw, 0, first, 2);
+    assert_int_equal(rc->n_hosts, 2);
+    fd_router_host_t *kept = rc->hosts[1], *removed = rc->hosts[0];
+    assert_string_equal(kept->address.host, "127.0.0.1");
+    assert_int_equal(kept->address.port, 8002);
+    assert_int_equal(kept->weight, 2);
+    kept->stats.rq_total = 7;
+    removed->active_requests = 1; /* a request still runs on it */
+
+    fd_router_address_t second[2] = {address(f, 8002), address(f, 8003)};
+    fd_router_update_hosts(&f->rw, 0, second, 2);
+    assert_int_equal(rc->n_hosts, 2);
+    assert_ptr_equal(rc->hosts[0], kept); /* same object: pool and counters survive */
+    assert_int_equal(rc->hosts[0]->stats.rq_total, 7);
+    assert_int_equal(rc->hosts[1]->address.port, 8003);
+    assert_int_equal(rc->n_retired, 1);
+    assert_ptr_equal(rc->retired[0], removed);
+
+    removed->active_requests = 0; /* its request ended: the next update frees it */
+    fd_router_update_hosts(&f->rw, 0, second, 2);
+    assert_int_equal(rc->n_retired, 0);
+
+    fd_router_update_hosts(&f->rw, 0, NULL, 0); /* the name stopped resolving to anything */
+    assert_int_equal(rc->n_hosts, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dns_cluster_starts_without_hosts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_keeps_adds_and_retires, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
