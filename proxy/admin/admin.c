@@ -81,9 +81,9 @@ static const char *query_param(h2o_req_t *req, const char *name, char *buf, size
             (p + name_len == item_end || p[name_len] == '=')) {
             size_t o = 0;
             for (const char *c = p + name_len + (p + name_len < item_end); c < item_end && o + 1 < size; c++) {
-                int hi, lo;
-                if (*c == '%' && c + 2 < item_end && sscanf(c + 1, "%1x%1x", &hi, &lo) == 2)
-                    buf[o++] = (char)(hi * 16 + lo), c += 2;
+                /* not sscanf: the path is not NUL-terminated, and sscanf would read past it */
+                if (*c == '%' && c + 2 < item_end && h2o_hex_decode(buf + o, c + 1, 2) == 0)
+                    o++, c += 2;
                 else
                     buf[o++] = *c == '+' ? ' ' : *c;
             }

@@ -33,26 +33,35 @@ static void sum_block(uint64_t *total, const uint64_t *block, size_t n)
         total[i] += FD_STAT_LOAD(block[i]);
 }
 
+/* One worker's share of a cluster; its host lists are locked against updates meanwhile. */
+static void sum_cluster(uint64_t *total, const fd_router_cluster_t *rc, int first)
+{
+    fd_cluster_stats_t *sum = (fd_cluster_stats_t *)total;
+    sum_block(total, (const uint64_t *)&rc->stats, fd_cluster_stat_count);
+    for (size_t h = 0; h < rc->n_hosts + rc->n_retired; h++) {
+        const fd_router_host_t *host = h < rc->n_hosts ? rc->hosts[h] : rc->retired[h - rc->n_hosts];
+        const fd_upstream_pool_stats_t *ps = &host->pool.stats;
+        sum->upstream_cx_total += FD_STAT_LOAD(ps->cx_total);
+        sum->upstream_cx_active += FD_STAT_LOAD(ps->cx_active);
+        sum->upstream_cx_connect_fail += FD_STAT_LOAD(ps->cx_connect_fail);
+        sum->upstream_cx_connect_timeout += FD_STAT_LOAD(ps->cx_connect_timeout);
+        sum->upstream_cx_destroy_local += FD_STAT_LOAD(ps->cx_destroy_local);
+        sum->upstream_cx_destroy_remote += FD_STAT_LOAD(ps->cx_destroy_remote);
+        sum->upstream_rq_retry += FD_STAT_LOAD(ps->rq_retry);
+    }
+    if (first)
+        sum->membership_total = sum->membership_healthy = rc->n_hosts;
+}
+
 static void collect_cluster(fd_admin_stats_t *stats, struct fd_server *server, size_t c)
 {
     uint64_t total[sizeof(fd_cluster_stats_t) / sizeof(uint64_t)] = {0};
-    fd_cluster_stats_t *sum = (fd_cluster_stats_t *)total;
     for (size_t w = 0; w < fd_server_worker_count(server); w++) {
-        const fd_router_cluster_t *rc = &fd_server_worker(server, w)->router.clusters[c];
-        sum_block(total, (const uint64_t *)&rc->stats, fd_cluster_stat_count);
-        for (size_t h = 0; h < rc->n_hosts + rc->n_retired; h++) {
-            const fd_router_host_t *host = h < rc->n_hosts ? rc->hosts[h] : rc->retired[h - rc->n_hosts];
-            const fd_upstream_pool_stats_t *ps = &host->pool.stats;
-            sum->upstream_cx_total += FD_STAT_LOAD(ps->cx_total);
-            sum->upstream_cx_active += FD_STAT_LOAD(ps->cx_active);
-            sum->upstream_cx_connect_fail += FD_STAT_LOAD(ps->cx_connect_fail);
-            sum->upstream_cx_connect_timeout += FD_STAT_LOAD(ps->cx_connect_timeout);
-            sum->upstream_cx_destroy_local += FD_STAT_LOAD(ps->cx_destroy_local);
-            sum->upstream_cx_destroy_remote += FD_STAT_LOAD(ps->cx_destroy_remote);
-            sum->upstream_rq_retry += FD_STAT_LOAD(ps->rq_retry);
-        }
-        if (w == 0)
-            sum->membership_total = sum->membership_healthy = rc->n_hosts;
+        fd_router_worker_t *router = &fd_server_worker(server, w)->router;
+        pthread_mutex_lock(&router->hosts_lock);
+        if (router->clusters != NULL) /* NULL: the worker has exited */
+            sum_cluster(total, &router->clusters[c], w == 0);
+        pthread_mutex_unlock(&router->hosts_lock);
     }
     const char *name = fd_server_config(server)->clusters[c].name.base;
     for (size_t i = 0; i < fd_cluster_stat_count; i++)
@@ -64,15 +73,15 @@ static void collect_http(fd_admin_stats_t *stats, struct fd_server *server)
 {
     const fd_config_t *config = fd_server_config(server);
     for (size_t l = 0; l < config->n_listeners; l++) {
-        const char *prefix = config->listeners[l].chains[0].http.stat_prefix.base;
+        const char *prefix = fd_listener_first_chain(&config->listeners[l])->http.stat_prefix.base;
         int seen = 0;
         for (size_t k = 0; k < l && !seen; k++)
-            seen = strcmp(config->listeners[k].chains[0].http.stat_prefix.base, prefix) == 0;
+            seen = strcmp(fd_listener_first_chain(&config->listeners[k])->http.stat_prefix.base, prefix) == 0;
         if (seen)
             continue;
         uint64_t total[sizeof(fd_http_stats_t) / sizeof(uint64_t)] = {0};
         for (size_t k = l; k < config->n_listeners; k++) {
-            if (strcmp(config->listeners[k].chains[0].http.stat_prefix.base, prefix) != 0)
+            if (strcmp(fd_listener_first_chain(&config->listeners[k])->http.stat_prefix.base, prefix) != 0)
                 continue;
             for (size_t w = 0; w < fd_server_worker_count(server); w++)
                 sum_block(total, (const uint64_t *)&fd_server_worker(server, w)->listeners[k].stats,

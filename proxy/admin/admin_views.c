@@ -38,23 +38,40 @@ static const fd_router_host_t *find_host(const fd_router_cluster_t *rc, const fd
     return NULL;
 }
 
+typedef struct host_sum {
+    fd_router_host_stats_t rq;
+    uint64_t cx_active, cx_total, cx_fail, rq_active;
+} host_sum_t;
+
+/* Adds one worker's counters of the host like `like`; the caller holds its hosts_lock. */
+static void add_host(host_sum_t *sum, const fd_router_worker_t *router, size_t c, const fd_router_host_t *like)
+{
+    const fd_router_host_t *host = router->clusters != NULL ? find_host(&router->clusters[c], like) : NULL;
+    if (host == NULL)
+        return;
+    sum->rq.rq_total += FD_STAT_LOAD(host->stats.rq_total);
+    sum->rq.rq_success += FD_STAT_LOAD(host->stats.rq_success);
+    sum->rq.rq_error += FD_STAT_LOAD(host->stats.rq_error);
+    sum->rq.rq_timeout += FD_STAT_LOAD(host->stats.rq_timeout);
+    sum->rq_active += FD_STAT_LOAD(host->active_requests);
+    sum->cx_active += FD_STAT_LOAD(host->pool.stats.cx_active);
+    sum->cx_total += FD_STAT_LOAD(host->pool.stats.cx_total);
+    sum->cx_fail += FD_STAT_LOAD(host->pool.stats.cx_connect_fail);
+}
+
+/* first is one of worker 0's hosts, whose hosts_lock the caller holds. */
 static void render_host(char **buf, size_t *len, size_t *cap, struct fd_server *server, size_t c,
                         const fd_router_host_t *first)
 {
-    fd_router_host_stats_t sum = {0};
-    uint64_t cx_active = 0, cx_total = 0, cx_fail = 0, rq_active = 0;
+    host_sum_t sum;
+    memset(&sum, 0, sizeof(sum));
     for (size_t w = 0; w < fd_server_worker_count(server); w++) {
-        const fd_router_host_t *host = find_host(&fd_server_worker(server, w)->router.clusters[c], first);
-        if (host == NULL)
-            continue;
-        sum.rq_total += FD_STAT_LOAD(host->stats.rq_total);
-        sum.rq_success += FD_STAT_LOAD(host->stats.rq_success);
-        sum.rq_error += FD_STAT_LOAD(host->stats.rq_error);
-        sum.rq_timeout += FD_STAT_LOAD(host->stats.rq_timeout);
-        rq_active += FD_STAT_LOAD(host->active_requests);
-        cx_active += FD_STAT_LOAD(host->pool.stats.cx_active);
-        cx_total += FD_STAT_LOAD(host->pool.stats.cx_total);
-        cx_fail += FD_STAT_LOAD(host->pool.stats.cx_connect_fail);
+        fd_router_worker_t *router = &fd_server_worker(server, w)->router;
+        if (w != 0)
+            pthread_mutex_lock(&router->hosts_lock);
+        add_host(&sum, router, c, first);
+        if (w != 0)
+            pthread_mutex_unlock(&router->hosts_lock);
     }
     const char *cluster = fd_server_config(server)->clusters[c].name.base;
     const char *hostname = first->endpoint->address.addr_len == 0 ? first->endpoint->address.host : "";
@@ -65,10 +82,11 @@ static void render_host(char **buf, size_t *len, size_t *cap, struct fd_server *
            "%s::cx_active::%llu\n%s::cx_connect_fail::%llu\n%s::cx_total::%llu\n%s::rq_active::%llu\n"
            "%s::rq_error::%llu\n%s::rq_success::%llu\n%s::rq_timeout::%llu\n%s::rq_total::%llu\n"
            "%s::hostname::%s\n%s::health_flags::healthy\n%s::weight::%u\n%s::priority::%u\n",
-           host, (unsigned long long)cx_active, host, (unsigned long long)cx_fail, host, (unsigned long long)cx_total,
-           host, (unsigned long long)rq_active, host, (unsigned long long)sum.rq_error, host,
-           (unsigned long long)sum.rq_success, host, (unsigned long long)sum.rq_timeout, host,
-           (unsigned long long)sum.rq_total, host, hostname, host, host, first->weight, host, first->priority);
+           host, (unsigned long long)sum.cx_active, host, (unsigned long long)sum.cx_fail, host,
+           (unsigned long long)sum.cx_total, host, (unsigned long long)sum.rq_active, host,
+           (unsigned long long)sum.rq.rq_error, host, (unsigned long long)sum.rq.rq_success, host,
+           (unsigned long long)sum.rq.rq_timeout, host, (unsigned long long)sum.rq.rq_total, host, hostname, host, host,
+           first->weight, host, first->priority);
 }
 
 char *fd_admin_clusters_render(struct fd_server *server)
@@ -79,13 +97,16 @@ char *fd_admin_clusters_render(struct fd_server *server)
         abort();
     buf[0] = '\0';
     const fd_config_t *config = fd_server_config(server);
+    fd_router_worker_t *router = &fd_server_worker(server, 0)->router;
+    pthread_mutex_lock(&router->hosts_lock); /* against host updates; a worker never takes another's */
     for (size_t c = 0; c < config->n_clusters; c++) {
         const char *name = config->clusters[c].name.base;
         append(&buf, &len, &cap, "%s::observability_name::%s\n%s::added_via_api::false\n", name, name, name);
-        const fd_router_cluster_t *rc = &fd_server_worker(server, 0)->router.clusters[c];
-        for (size_t h = 0; h < rc->n_hosts; h++)
+        const fd_router_cluster_t *rc = router->clusters != NULL ? &router->clusters[c] : NULL;
+        for (size_t h = 0; rc != NULL && h < rc->n_hosts; h++)
             render_host(&buf, &len, &cap, server, c, rc->hosts[h]);
     }
+    pthread_mutex_unlock(&router->hosts_lock);
     return buf;
 }
 

@@ -345,6 +345,13 @@ typedef struct fd_listener {
     uint32_t per_connection_buffer_limit_bytes;
 } fd_listener_t;
 
+/* The chain whose connection manager gives a listener its h2o settings and its stat prefix: the
+ * first, or default_filter_chain when that is all it has (the translator ensures one of them). */
+static inline const fd_filter_chain_t *fd_listener_first_chain(const fd_listener_t *listener)
+{
+    return listener->n_chains != 0 ? &listener->chains[0] : listener->default_chain;
+}
+
 /* ---- clusters ---- */
 
 typedef enum fd_discovery_type {

@@ -94,6 +94,7 @@ static void on_request_disposed(void *p)
     fd_stats_count_status(&stats->downstream_rq_1xx, end->req->res.status);
     if (end->chain != NULL && end->chain->http.n_access_logs != 0)
         log_request(end);
+    fd_stream_info_name_host(&end->info, NULL); /* the log line was the last use of the host */
 }
 
 static stream_end_t *track_request(fd_worker_listener_t *wl, h2o_req_t *req)

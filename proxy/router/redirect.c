@@ -23,16 +23,23 @@ static void split_authority(h2o_iovec_t authority, h2o_iovec_t *host, h2o_iovec_
 
 static h2o_iovec_t rewrite_regex(h2o_mem_pool_t *pool, h2o_iovec_t path, const fd_route_redirect_t *r)
 {
-    size_t cap = path.len * 2 + r->regex_rewrite_substitution.len + 256;
-    char *out = h2o_mem_alloc_pool(pool, cap);
-    PCRE2_SIZE out_len = cap;
+    PCRE2_SIZE out_len = path.len * 2 + r->regex_rewrite_substitution.len + 256;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(r->regex_rewrite, NULL);
-    int rc = pcre2_substitute(r->regex_rewrite, (PCRE2_SPTR)path.base, path.len, 0,
-                              PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_EXTENDED, md, NULL,
-                              (PCRE2_SPTR)r->regex_rewrite_substitution.base, r->regex_rewrite_substitution.len,
-                              (PCRE2_UCHAR *)out, &out_len);
+    h2o_iovec_t result = path;
+    for (int attempt = 0; attempt < 2; attempt++) { /* a guess, then the size PCRE2 says it needs */
+        char *out = h2o_mem_alloc_pool(pool, out_len);
+        int rc =
+            pcre2_substitute(r->regex_rewrite, (PCRE2_SPTR)path.base, path.len, 0,
+                             PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_EXTENDED | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, md,
+                             NULL, (PCRE2_SPTR)r->regex_rewrite_substitution.base, r->regex_rewrite_substitution.len,
+                             (PCRE2_UCHAR *)out, &out_len);
+        if (rc >= 0)
+            result = h2o_iovec_init(out, out_len);
+        if (rc != PCRE2_ERROR_NOMEMORY)
+            break;
+    }
     pcre2_match_data_free(md);
-    return rc >= 0 ? h2o_iovec_init(out, out_len) : path;
+    return result;
 }
 
 static h2o_iovec_t redirect_path(h2o_mem_pool_t *pool, h2o_req_t *req, const fd_route_t *route)

@@ -49,12 +49,12 @@ static void rebuild_ring(fd_router_cluster_t *rc)
         fprintf(stderr, "frontdesk: cluster '%s': cannot build the hash ring\n", rc->config->name.base);
 }
 
-/* Retired hosts go once nothing runs on them any more. */
+/* Retired hosts go once nothing runs on them and no request names them any more. */
 static void sweep_retired(fd_router_cluster_t *rc)
 {
     size_t kept = 0;
     for (size_t i = 0; i < rc->n_retired; i++) {
-        if (FD_STAT_LOAD(rc->retired[i]->active_requests) == 0)
+        if (FD_STAT_LOAD(rc->retired[i]->active_requests) == 0 && rc->retired[i]->refs == 0)
             free_host(rc->retired[i]);
         else
             rc->retired[kept++] = rc->retired[i];
@@ -74,6 +74,7 @@ void fd_router_update_hosts(fd_router_worker_t *rw, size_t cluster, const fd_rou
     fd_router_host_t **hosts = calloc(n ? n : 1, sizeof(*hosts));
     if (hosts == NULL)
         abort();
+    pthread_mutex_lock(&rw->hosts_lock);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < rc->n_hosts && hosts[i] == NULL; j++)
             if (rc->hosts[j] != NULL && same_address(rc->hosts[j], &addresses[i]))
@@ -94,6 +95,16 @@ void fd_router_update_hosts(fd_router_worker_t *rw, size_t cluster, const fd_rou
     rc->n_hosts = n;
     sweep_retired(rc);
     rebuild_ring(rc);
+    pthread_mutex_unlock(&rw->hosts_lock);
+}
+
+void fd_stream_info_name_host(fd_stream_info_t *info, fd_router_host_t *host)
+{
+    if (host != NULL)
+        host->refs++;
+    if (info->upstream_host != NULL)
+        info->upstream_host->refs--;
+    info->upstream_host = host;
 }
 
 void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_config_t *config)
@@ -102,6 +113,7 @@ void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_co
     rw->loop = loop;
     rw->config = config;
     rw->random_state = (uint64_t)(uintptr_t)rw ^ 0x243F6A8885A308D3ull;
+    pthread_mutex_init(&rw->hosts_lock, NULL);
     rw->clusters = calloc(config->n_clusters ? config->n_clusters : 1, sizeof(*rw->clusters));
     if (rw->clusters == NULL)
         abort();
@@ -125,6 +137,7 @@ void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_co
 
 void fd_router_worker_dispose(fd_router_worker_t *rw)
 {
+    pthread_mutex_lock(&rw->hosts_lock);
     for (size_t c = 0; c < rw->config->n_clusters; c++) {
         fd_router_cluster_t *rc = &rw->clusters[c];
         for (size_t h = 0; h < rc->n_hosts; h++)
@@ -136,6 +149,8 @@ void fd_router_worker_dispose(fd_router_worker_t *rw)
         free(rc->ring);
     }
     free(rw->clusters);
+    rw->clusters = NULL;
+    pthread_mutex_unlock(&rw->hosts_lock);
     for (size_t i = 0; i < rw->n_timeouts; i++) {
         h2o_timeout_dispose(rw->loop, rw->timeouts[i]);
         free(rw->timeouts[i]);

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <h2o.h>
+#include <pthread.h>
 
 #include "proxy/config/config.h"
 #include "proxy/stats/stats.h"
@@ -26,6 +27,7 @@ typedef struct fd_router_host {
     uint32_t weight, priority;
     fd_upstream_pool_t pool;
     uint32_t active_requests; /* read by the admin thread: use FD_STAT_LOAD */
+    uint32_t refs;            /* stream infos naming it (fd_stream_info_name_host); worker thread only */
     int64_t current_weight;   /* smooth weighted round robin */
     fd_router_host_stats_t stats;
 } fd_router_host_t;
@@ -46,7 +48,7 @@ typedef struct fd_router_cluster {
 typedef struct fd_stream_info {
     const char *response_flags; /* Envoy's short codes ("UF", "UT", ...); NULL: none */
     const fd_cluster_t *upstream_cluster;
-    const fd_router_host_t *upstream_host;
+    fd_router_host_t *upstream_host;  /* a reference: see fd_stream_info_name_host */
     int64_t upstream_service_time_ms; /* -1: no upstream response */
 } fd_stream_info_t;
 
@@ -58,6 +60,9 @@ typedef struct fd_router_worker {
     uint64_t random_state;
     h2o_timeout_t **timeouts; /* route timeouts by duration (h2o wants one queue per duration) */
     size_t n_timeouts;
+    /* Held while this worker changes its clusters' host lists (or frees them at exit) and while
+     * the admin thread walks them; never on the request path, which only the worker runs. */
+    pthread_mutex_t hosts_lock;
 } fd_router_worker_t;
 
 /* An address a cluster resolves to (DNS) or is given (EDS), with its endpoint's weight. */
@@ -73,7 +78,12 @@ void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_co
  * counters, new ones are added, removed ones retire until idle. Runs on the worker's thread,
  * never from inside an upstream callback. */
 void fd_router_update_hosts(fd_router_worker_t *rw, size_t cluster, const fd_router_address_t *addresses, size_t n);
+/* Frees everything; the admin then finds rw->clusters NULL (under hosts_lock). */
 void fd_router_worker_dispose(fd_router_worker_t *rw);
+
+/* Points info at host (NULL: at nothing), moving its reference: a host retired by an update
+ * is freed only once no request's access log line can still name it. */
+void fd_stream_info_name_host(fd_stream_info_t *info, fd_router_host_t *host);
 
 /* The loop's timeout queue for a duration, created on first use. */
 h2o_timeout_t *fd_router_timeout(fd_router_worker_t *rw, uint64_t ms);

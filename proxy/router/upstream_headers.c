@@ -17,13 +17,19 @@ static h2o_iovec_t path_only(h2o_req_t *req)
 
 static h2o_iovec_t regex_substitute(h2o_mem_pool_t *pool, h2o_iovec_t path, const fd_route_forward_t *fw)
 {
-    size_t cap = path.len * 2 + fw->regex_rewrite_substitution.len + 256;
-    PCRE2_SIZE out_len = cap;
-    char *out = h2o_mem_alloc_pool(pool, cap);
-    int rc = pcre2_substitute(fw->regex_rewrite, (PCRE2_SPTR)path.base, path.len, 0, PCRE2_SUBSTITUTE_GLOBAL, NULL,
-                              NULL, (PCRE2_SPTR)fw->regex_rewrite_substitution.base, fw->regex_rewrite_substitution.len,
-                              (PCRE2_UCHAR *)out, &out_len);
-    return rc >= 0 ? h2o_iovec_init(out, out_len) : path;
+    PCRE2_SIZE out_len = path.len * 2 + fw->regex_rewrite_substitution.len + 256;
+    for (int attempt = 0; attempt < 2; attempt++) { /* a guess, then the size PCRE2 says it needs */
+        char *out = h2o_mem_alloc_pool(pool, out_len);
+        int rc = pcre2_substitute(fw->regex_rewrite, (PCRE2_SPTR)path.base, path.len, 0,
+                                  PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, NULL, NULL,
+                                  (PCRE2_SPTR)fw->regex_rewrite_substitution.base, fw->regex_rewrite_substitution.len,
+                                  (PCRE2_UCHAR *)out, &out_len);
+        if (rc >= 0)
+            return h2o_iovec_init(out, out_len);
+        if (rc != PCRE2_ERROR_NOMEMORY)
+            break;
+    }
+    return path;
 }
 
 /* prefix_rewrite replaces the matched prefix; regex_rewrite substitutes in the path. The
@@ -89,14 +95,25 @@ static void set_header(h2o_mem_pool_t *pool, h2o_headers_t *headers, const char 
     h2o_add_header_by_str(pool, headers, name, len, 0, NULL, value.base, value.len);
 }
 
+/* Every x-forwarded-for value of the request, in order: one list, however many fields carry it
+ * (RFC 9110 5.3). NULL base when there is none. */
+static h2o_iovec_t forwarded_for(h2o_req_t *req)
+{
+    h2o_iovec_t list = h2o_iovec_init(NULL, 0);
+    ssize_t cursor = -1;
+    while ((cursor = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-for"), cursor)) != -1) {
+        h2o_iovec_t value = req->headers.entries[cursor].value;
+        list = list.base == NULL ? value : h2o_concat(&req->pool, list, h2o_iovec_init(H2O_STRLIT(", ")), value);
+    }
+    return list;
+}
+
 void fd_router_edge_headers(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_manager_t *http)
 {
     h2o_headers_t *headers = &req->headers;
-    ssize_t xff = h2o_find_header_by_str(headers, H2O_STRLIT("x-forwarded-for"), -1);
     if (http->use_remote_address) {
-        h2o_iovec_t ip = peer_ip(req);
-        h2o_iovec_t value =
-            xff == -1 ? ip : h2o_concat(&req->pool, headers->entries[xff].value, h2o_iovec_init(H2O_STRLIT(", ")), ip);
+        h2o_iovec_t ip = peer_ip(req), xff = forwarded_for(req);
+        h2o_iovec_t value = xff.base == NULL ? ip : h2o_concat(&req->pool, xff, h2o_iovec_init(H2O_STRLIT(", ")), ip);
         set_header(&req->pool, headers, H2O_STRLIT("x-forwarded-for"), value);
     }
     if (http->use_remote_address || h2o_find_header_by_str(headers, H2O_STRLIT("x-forwarded-proto"), -1) == -1)
@@ -104,6 +121,20 @@ void fd_router_edge_headers(fd_router_worker_t *rw, h2o_req_t *req, const fd_htt
     if (http->generate_request_id && h2o_find_header_by_str(headers, H2O_STRLIT("x-request-id"), -1) == -1)
         h2o_add_header_by_str(&req->pool, headers, H2O_STRLIT("x-request-id"), 0, NULL, request_id(rw, &req->pool).base,
                               36);
+}
+
+/* HTTP/2 lets a client split its cookie over several fields; HTTP/1.1 wants one, joined by "; "
+ * (RFC 9113 8.2.3), as Envoy sends it. */
+static void merge_cookies(h2o_mem_pool_t *pool, h2o_headers_t *headers)
+{
+    ssize_t first = h2o_find_header(headers, H2O_TOKEN_COOKIE, -1), next;
+    if (first == -1)
+        return;
+    while ((next = h2o_find_header(headers, H2O_TOKEN_COOKIE, first)) != -1) {
+        headers->entries[first].value = h2o_concat(pool, headers->entries[first].value,
+                                                   h2o_iovec_init(H2O_STRLIT("; ")), headers->entries[next].value);
+        h2o_delete_header(headers, next);
+    }
 }
 
 void fd_router_build_upstream_request(h2o_req_t *req, const fd_http_manager_t *http, const fd_virtual_host_t *vhost,
@@ -115,6 +146,7 @@ void fd_router_build_upstream_request(h2o_req_t *req, const fd_http_manager_t *h
     for (size_t i = 0; i < req->headers.size; i++)
         if (!fd_header_is_hop_by_hop(req->headers.entries[i].name->base, req->headers.entries[i].name->len))
             headers.entries[headers.size++] = req->headers.entries[i];
+    merge_cookies(&req->pool, &headers);
     if (!http->suppress_envoy_headers && route->forward.timeout_ms != 0) {
         char *ms = h2o_mem_alloc_pool(&req->pool, 20);
         size_t n = fd_u64_to_dec(route->forward.timeout_ms, ms);

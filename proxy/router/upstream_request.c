@@ -30,7 +30,9 @@ typedef struct forward {
     uint64_t started_ms;
     uint32_t retries_done;
     int response_started;
-    int counted; /* the current attempt is in host and cluster gauges */
+    int sending;   /* h2o holds a chunk of the upstream's: no h2o_send, and no cancel, until on_proceed */
+    int timed_out; /* the route timeout fired while sending: the reset waits for on_proceed */
+    int counted;   /* the current attempt is in host and cluster gauges */
 } forward_t;
 
 /* Why an attempt failed, for the retry policy's retry_on conditions. */
@@ -111,16 +113,26 @@ static void fail(forward_t *fw, int status, const char *body, const char *flags)
         h2o_send(fw->req, NULL, 0, H2O_SEND_STATE_ERROR); /* headers are out: reset the stream */
 }
 
-static void on_route_timeout(h2o_timeout_entry_t *entry)
+static void time_out(forward_t *fw)
 {
-    forward_t *fw = H2O_STRUCT_FROM_MEMBER(forward_t, timeout, entry);
-    FD_STAT_INC(fw->cluster->stats.upstream_rq_timeout);
-    FD_STAT_INC(fw->host->stats.rq_timeout);
     if (fw->upstream != NULL) {
         fd_upstream_request_cancel(fw->upstream);
         fw->upstream = NULL;
     }
     fail(fw, 504, "upstream request timeout", "UT");
+}
+
+static void on_route_timeout(h2o_timeout_entry_t *entry)
+{
+    forward_t *fw = H2O_STRUCT_FROM_MEMBER(forward_t, timeout, entry);
+    FD_STAT_INC(fw->cluster->stats.upstream_rq_timeout);
+    FD_STAT_INC(fw->host->stats.rq_timeout);
+    /* h2o may still be writing the last chunk from the upstream request's buffer (HTTP/2 even
+     * asserts that no h2o_send comes before on_proceed): the stream is reset from there */
+    if (fw->sending)
+        fw->timed_out = 1;
+    else
+        time_out(fw);
 }
 
 static int status_is_retriable(const fd_retry_policy_t *rp, int status)
@@ -250,7 +262,10 @@ static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
 {
     forward_t *fw = H2O_STRUCT_FROM_MEMBER(forward_t, generator, generator);
     (void)req;
-    if (fw->upstream != NULL)
+    fw->sending = 0;
+    if (fw->timed_out)
+        time_out(fw);
+    else if (fw->upstream != NULL)
         fd_upstream_request_proceed(fw->upstream);
 }
 
@@ -282,6 +297,9 @@ static void on_upstream_head(fd_upstream_request_t *upstream, int minor_version,
     req->res.status = status;
     req->res.reason = reason_phrase(status);
     fd_stats_count_status(&fw->cluster->stats.upstream_rq_1xx, status);
+    /* the stream set the route's response headers for a local reply; the upstream's response
+     * starts afresh, and they are applied on top of it, once, below */
+    req->res.headers.size = 0;
     copy_response_headers(fw, headers, n);
     fw->info->upstream_service_time_ms = (int64_t)(now_ms() - fw->started_ms);
     if (!fw->http->suppress_envoy_headers) {
@@ -293,6 +311,10 @@ static void on_upstream_head(fd_upstream_request_t *upstream, int minor_version,
     fd_header_ops_apply(&req->pool, &req->res.headers, &fw->route->response_headers);
     fd_header_ops_apply(&req->pool, &req->res.headers, &fw->vhost->response_headers);
     fd_header_ops_apply(&req->pool, &req->res.headers, &fw->http->routes->response_headers);
+    /* as Envoy, the per-try timeout no longer applies once the response has started: the route
+     * timeout alone bounds the rest */
+    if (h2o_timeout_is_linked(&fw->per_try))
+        h2o_timeout_unlink(&fw->per_try);
     fw->response_started = 1;
     fw->generator = (h2o_generator_t){on_proceed, on_stop};
     h2o_start_response(req, &fw->generator);
@@ -307,6 +329,8 @@ static void on_upstream_body(fd_upstream_request_t *upstream, h2o_iovec_t chunk,
         finish(fw, 1);
         /* the last piece dies when this returns, and h2o may write it later: keep a copy */
         chunk = h2o_strdup(&fw->req->pool, chunk.base, chunk.len);
+    } else {
+        fw->sending = 1;
     }
     h2o_send(fw->req, &chunk, 1, is_final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
@@ -337,7 +361,7 @@ static void start_attempt(forward_t *fw)
     }
     fd_upstream_request_spec_t spec;
     fd_router_build_upstream_request(fw->req, fw->http, fw->vhost, fw->route, fw->weighted, fw->host, &spec);
-    fw->info->upstream_host = fw->host;
+    fd_stream_info_name_host(fw->info, fw->host); /* fw->host lives as long as the request, too */
     FD_STAT_INC(fw->host->active_requests);
     FD_STAT_INC(fw->host->stats.rq_total);
     FD_STAT_INC(fw->cluster->stats.upstream_rq_total);

@@ -98,12 +98,14 @@ static int same_addresses(const dns_cluster_t *dc, const fd_router_address_t *a,
     return dc->n_addresses == n && (n == 0 || memcmp(dc->addresses, a, n * sizeof(*a)) == 0);
 }
 
+/* Under the lock: once fd_dns_resolver_request_stop returns, nothing is being posted, so a
+ * worker whose drain time is up may destroy its queue. */
 static void publish(fd_dns_resolver_t *r, dns_cluster_t *dc)
 {
-    if (__atomic_load_n(&r->stopping, __ATOMIC_ACQUIRE))
-        return;
-    for (size_t w = 0; w < fd_server_worker_count(r->server); w++)
+    pthread_mutex_lock(&r->lock);
+    for (size_t w = 0; !r->stopping && w < fd_server_worker_count(r->server); w++)
         fd_worker_send_hosts(fd_server_worker(r->server, w), dc->index, dc->addresses, dc->n_addresses);
+    pthread_mutex_unlock(&r->lock);
 }
 
 static void refresh(fd_dns_resolver_t *r, dns_cluster_t *dc)

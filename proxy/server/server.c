@@ -94,7 +94,7 @@ static void init_globalconf(fd_server_t *server, size_t index)
 {
     h2o_globalconf_t *conf = &server->globalconfs[index];
     const fd_listener_t *listener = &server->config->listeners[index];
-    const fd_http_manager_t *http = &listener->chains[0].http;
+    const fd_http_manager_t *http = &fd_listener_first_chain(listener)->http;
     h2o_config_init(conf);
     conf->server_name = h2o_iovec_init(http->server_name.base, http->server_name.len);
     if (http->request_headers_timeout_ms != 0)

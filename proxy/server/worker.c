@@ -114,16 +114,25 @@ static void dispose_worker(fd_worker_t *worker)
     fd_router_worker_dispose(&worker->router);
     h2o_multithread_unregister_receiver(worker->queue, &worker->control);
     h2o_multithread_destroy_queue(worker->queue);
-    free(worker->listeners);
     fd_config_release(worker->config);
     for (int i = 0; i < 3; i++) /* the queues' sockets close on the next turns of the loop */
         h2o_evloop_run(worker->loop, 0);
     h2o_evloop_destroy(worker->loop);
 }
 
+/* The queue's socket reads into buffers from the thread-local h2o allocator of the thread that
+ * made it: this one, not the main thread, whose allocator is not ours to share. */
+static void make_queue(fd_worker_t *worker)
+{
+    worker->queue = h2o_multithread_create_queue(worker->loop);
+    h2o_multithread_register_receiver(worker->queue, &worker->control, on_control);
+    sem_post(&worker->queue_made);
+}
+
 static void *worker_main(void *arg)
 {
     fd_worker_t *worker = arg;
+    make_queue(worker);
     worker->access_log = fd_access_log_worker_new();
     /* After drain starts, run until every connection is gone (or the drain time is up): h2o
      * closes idle keep-alive connections and answers with "connection: close" meanwhile. */
@@ -133,7 +142,11 @@ static void *worker_main(void *arg)
         if (worker->draining && fd_server_drain_expired(worker->server))
             break;
     }
-    dispose_worker(worker);
+    /* Cut off by the drain deadline, live connections and requests still point into all the
+     * worker owns, and disposing it runs their callbacks: leave them to the process exit, which
+     * closes them, as Envoy's does. */
+    if (worker->requests_in_flight == 0 && worker->connections == 0)
+        dispose_worker(worker);
     fd_access_log_worker_free(worker->access_log); /* hands its last lines to the logger thread */
     __atomic_store_n(&worker->stopped, 1, __ATOMIC_RELEASE);
     return NULL;
@@ -147,8 +160,6 @@ int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index,
     fd_config_retain(worker->config);
     worker->loop = h2o_evloop_create();
     fd_router_worker_init(&worker->router, worker->loop, worker->config);
-    worker->queue = h2o_multithread_create_queue(worker->loop);
-    h2o_multithread_register_receiver(worker->queue, &worker->control, on_control);
     worker->n_listeners = worker->config->n_listeners;
     worker->listeners = calloc(worker->n_listeners ? worker->n_listeners : 1, sizeof(*worker->listeners));
     if (worker->listeners == NULL)
@@ -156,10 +167,14 @@ int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index,
     for (size_t i = 0; i < worker->n_listeners; i++)
         init_listener(worker, i, listen_fds[i]);
     fd_server_seed_worker(server, &worker->router);
+    sem_init(&worker->queue_made, 0, 0);
     if (pthread_create(&worker->thread, NULL, worker_main, worker) != 0) {
         perror("frontdesk: pthread_create");
         return -1;
     }
+    while (sem_wait(&worker->queue_made) != 0) /* messages may be sent as soon as this returns */
+        ;
+    sem_destroy(&worker->queue_made);
     return 0;
 }
 
@@ -187,4 +202,5 @@ void fd_worker_send_hosts(fd_worker_t *worker, size_t cluster, const fd_router_a
 void fd_worker_join(fd_worker_t *worker)
 {
     pthread_join(worker->thread, NULL);
+    free(worker->listeners); /* not in dispose_worker: the admin thread reads their stats until now */
 }

@@ -6,6 +6,7 @@
 
 #include <h2o.h>
 #include <pthread.h>
+#include <semaphore.h>
 
 #include "proxy/config/config.h"
 #include "proxy/router/router.h"
@@ -36,6 +37,7 @@ typedef struct fd_worker {
     size_t n_listeners;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t control; /* messages from the main thread */
+    sem_t queue_made;                   /* posted by the thread once its queue exists */
     size_t requests_in_flight;
     size_t connections;
     int draining;

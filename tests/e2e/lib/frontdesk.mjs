@@ -43,12 +43,14 @@ async function waitReady(adminPort, proc, deadlineMs) {
   throw new Error(`frontdesk not ready within ${deadlineMs} ms:\n${proc.stderrText}`);
 }
 
-// Starts frontdesk with the YAML produced by makeYaml(adminPort); resolves once ready.
-export async function startFrontdesk(yaml, { adminPort, args = [], readyTimeoutMs = 10000 } = {}) {
+// Starts frontdesk with the YAML produced by makeYaml(adminPort); resolves once ready. env is
+// added to the test's own environment.
+export async function startFrontdesk(yaml, { adminPort, args = [], env = {}, readyTimeoutMs = 10000 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'frontdesk-e2e-'));
   const config = join(dir, 'envoy.yaml');
   writeFileSync(config, yaml);
-  const proc = spawn(binary, ['-c', config, '--concurrency', '2', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(binary, ['-c', config, '--concurrency', '2', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   proc.stderrText = '';
   proc.stdoutText = '';
   proc.stderr.on('data', (d) => (proc.stderrText += d));

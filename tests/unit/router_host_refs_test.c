@@ -1,0 +1,114 @@
+/* Unit tests of the references a request's stream info holds on its upstream host: a host
+ * retired by a DNS (or EDS) update while a request still names it (for a retry's route
+ * timeout, for its access log line) stays allocated until the request lets it go. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proxy/router/router.h"
+
+typedef struct fixture {
+    h2o_evloop_t *loop;
+    fd_config_t config;
+    fd_cluster_t cluster;
+    fd_endpoint_t endpoint;
+    fd_router_worker_t rw;
+} fixture_t;
+
+static fd_router_address_t address(const fixture_t *f, uint16_t port)
+{
+    fd_router_address_t a;
+    memset(&a, 0, sizeof(a));
+    struct sockaddr_in *sin = (struct sockaddr_in *)&a.addr;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.addr_len = sizeof(*sin);
+    a.endpoint = &f->endpoint;
+    return a;
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    f->loop = h2o_evloop_create();
+    f->endpoint = (fd_endpoint_t){.weight = 1, .address = {.host = "backend.internal", .port = 80}};
+    f->cluster = (fd_cluster_t){.name = {"web", 3},
+                                .type = FD_DISCOVERY_STRICT_DNS,
+                                .connect_timeout_ms = 1000,
+                                .endpoints = &f->endpoint,
+                                .n_endpoints = 1,
+                                .ring_hash_min_size = 64,
+                                .ring_hash_max_size = 1024};
+    f->config = (fd_config_t){.clusters = &f->cluster, .n_clusters = 1};
+    fd_router_worker_init(&f->rw, (h2o_loop_t *)f->loop, &f->config);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    fd_router_worker_dispose(&f->rw);
+    h2o_evloop_destroy(f->loop);
+    free(f);
+    return 0;
+}
+
+static void test_named_host_outlives_its_retirement(void **state)
+{
+    fixture_t *f = *state;
+    fd_router_cluster_t *rc = &f->rw.clusters[0];
+    fd_router_address_t a = address(f, 8001), b = address(f, 8002);
+    fd_router_update_hosts(&f->rw, 0, &a, 1);
+    fd_router_host_t *host = rc->hosts[0];
+    fd_stream_info_t info = {.upstream_service_time_ms = -1};
+    fd_stream_info_name_host(&info, host); /* an attempt ran on it and ended: no request active */
+    assert_int_equal(host->refs, 1);
+    assert_int_equal(host->active_requests, 0);
+
+    fd_router_update_hosts(&f->rw, 0, &b, 1); /* retired */
+    fd_router_update_hosts(&f->rw, 0, &a, 1); /* a sweep frees the idle 8002; 8001 is named */
+    assert_int_equal(rc->n_retired, 1);
+    assert_ptr_equal(rc->retired[0], host);
+    assert_int_equal(info.upstream_host->address.port, 8001); /* what the access log reads */
+
+    fd_stream_info_name_host(&info, NULL); /* the request's pool is gone */
+    assert_null(info.upstream_host);
+    assert_int_equal(host->refs, 0);
+    fd_router_update_hosts(&f->rw, 0, &a, 1);
+    assert_int_equal(rc->n_retired, 0);
+}
+
+static void test_renaming_moves_the_reference(void **state)
+{
+    fixture_t *f = *state;
+    fd_router_cluster_t *rc = &f->rw.clusters[0];
+    fd_router_address_t both[2] = {address(f, 8001), address(f, 8002)};
+    fd_router_update_hosts(&f->rw, 0, both, 2);
+    fd_router_host_t *first = rc->hosts[0], *second = rc->hosts[1];
+    fd_stream_info_t info = {.upstream_service_time_ms = -1};
+    fd_stream_info_name_host(&info, first);
+    fd_stream_info_name_host(&info, second); /* a retry went to another host */
+    assert_int_equal(first->refs, 0);
+    assert_int_equal(second->refs, 1);
+    fd_stream_info_name_host(&info, second); /* a retry to the same host */
+    assert_int_equal(second->refs, 1);
+    fd_stream_info_name_host(&info, NULL);
+    assert_int_equal(second->refs, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_named_host_outlives_its_retirement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_renaming_moves_the_reference, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
