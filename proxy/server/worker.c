@@ -2,6 +2,7 @@
  * own loop, and drains when the main thread asks. See worker.h. */
 #include "proxy/server/worker.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +29,38 @@ static void on_connection_closed(void *data)
     FD_STAT_DEC(wl->stats.downstream_cx_active);
 }
 
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void on_accept_resume(h2o_timeout_entry_t *entry)
+{
+    fd_worker_listener_t *wl = H2O_STRUCT_FROM_MEMBER(fd_worker_listener_t, accept_pause, entry);
+    if (wl->sock != NULL)
+        h2o_socket_read_start(wl->sock, on_accept);
+}
+
+/* Out of file descriptors or memory: stop accepting for 100 ms instead of spinning. */
+static void pause_accepting(fd_worker_listener_t *wl)
+{
+    if (h2o_timeout_is_linked(&wl->accept_pause))
+        return;
+    h2o_socket_read_stop(wl->sock);
+    wl->accept_pause.cb = on_accept_resume;
+    h2o_timeout_link(wl->ctx.loop, &wl->ctx.hundred_ms_timeout, &wl->accept_pause);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     fd_worker_listener_t *wl = listener->data;
     if (err != NULL)
         return;
     for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+        errno = 0;
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        if (sock == NULL) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(wl); /* the listener stays readable: retrying at once would spin */
             break;
+        }
         /* h2o leaves on_close of accepted sockets to the application: it counts connections */
         sock->on_close.cb = on_connection_closed;
         sock->on_close.data = wl;
@@ -51,6 +75,8 @@ static void stop_accepting(fd_worker_t *worker)
 {
     for (size_t i = 0; i < worker->n_listeners; i++) {
         fd_worker_listener_t *wl = &worker->listeners[i];
+        if (h2o_timeout_is_linked(&wl->accept_pause))
+            h2o_timeout_unlink(&wl->accept_pause);
         if (wl->sock != NULL) {
             h2o_socket_read_stop(wl->sock);
             h2o_socket_close(wl->sock);

@@ -21,6 +21,7 @@ typedef struct fd_worker_listener {
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *sock;
+    h2o_timeout_entry_t accept_pause; /* accepting paused after EMFILE and the like */
     int fd;
     fd_http_stats_t stats; /* this listener's HTTP connection manager, on this worker */
 } fd_worker_listener_t;
