@@ -1,13 +1,12 @@
-/* Small helpers of the request path, written for its speed: decimal formatting without
- * printf, and the hop-by-hop header test (http_util.c). */
+/* The hop-by-hop header test of the request path, written for its speed (http_util.c);
+ * decimal formatting is in proxy/util/format.h. */
 #ifndef FD_HTTP_UTIL_H
 #define FD_HTTP_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Writes v in decimal at out (at least 20 bytes) and returns the length; no NUL. */
-size_t fd_u64_to_dec(uint64_t v, char *out);
+#include "proxy/util/format.h"
 
 /* Whether a lower-cased header name is hop-by-hop, i.e. not forwarded (RFC 9110 7.6.1,
  * plus the headers the proxy writes itself: host, content-length). */

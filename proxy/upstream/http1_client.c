@@ -3,6 +3,7 @@
  * out as it arrives, with backpressure. Connections are borrowed from pool.c and given back when
  * a response ends cleanly with keep-alive. */
 #include "proxy/upstream/http1_client.h"
+#include "proxy/util/format.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,19 +46,6 @@ struct fd_upstream_request {
     size_t head_len;
     char head[]; /* the serialised request head */
 };
-
-static size_t u64_to_dec(uint64_t v, char *out)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
 
 static void send_request(fd_upstream_request_t *req);
 static int process_body(fd_upstream_request_t *req);
@@ -104,7 +92,7 @@ static size_t serialise(char *head, const fd_upstream_request_spec_t *spec)
     }
     if (spec->body.base != NULL) {
         p = append(p, LIT("content-length: "));
-        p += u64_to_dec(spec->body.len, p); /* printf costs more than the rest of the head */
+        p += fd_u64_to_dec(spec->body.len, p); /* printf costs more than the rest of the head */
         p = append(p, LIT("\r\n"));
     }
     p = append(p, LIT("\r\n"));

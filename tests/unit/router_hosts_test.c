@@ -1,6 +1,6 @@
 /* Unit tests of a worker's host updates (DNS today, EDS next): hosts present before and
  * after keep their pool and counters, new ones are added, removed ones retire and go only
- * once no request runs on them. */
+ * once no request runs on them or still names them (for its access log line). */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -100,11 +100,56 @@ static void test_update_keeps_adds_and_retires(void **state)
     assert_int_equal(rc->n_hosts, 0);
 }
 
+static void test_named_host_outlives_its_retirement(void **state)
+{
+    fixture_t *f = *state;
+    fd_router_cluster_t *rc = &f->rw.clusters[0];
+    fd_router_address_t a = address(f, 8001), b = address(f, 8002);
+    fd_router_update_hosts(&f->rw, 0, &a, 1);
+    fd_router_host_t *host = rc->hosts[0];
+    fd_stream_info_t info = {.upstream_service_time_ms = -1};
+    fd_stream_info_name_host(&info, host); /* an attempt ran on it and ended: no request active */
+    assert_int_equal(host->refs, 1);
+    assert_int_equal(host->active_requests, 0);
+
+    fd_router_update_hosts(&f->rw, 0, &b, 1); /* retired */
+    fd_router_update_hosts(&f->rw, 0, &a, 1); /* a sweep frees the idle 8002; 8001 is named */
+    assert_int_equal(rc->n_retired, 1);
+    assert_ptr_equal(rc->retired[0], host);
+    assert_int_equal(info.upstream_host->address.port, 8001); /* what the access log reads */
+
+    fd_stream_info_name_host(&info, NULL); /* the request's pool is gone */
+    assert_null(info.upstream_host);
+    assert_int_equal(host->refs, 0);
+    fd_router_update_hosts(&f->rw, 0, &a, 1);
+    assert_int_equal(rc->n_retired, 0);
+}
+
+static void test_renaming_moves_the_reference(void **state)
+{
+    fixture_t *f = *state;
+    fd_router_cluster_t *rc = &f->rw.clusters[0];
+    fd_router_address_t both[2] = {address(f, 8001), address(f, 8002)};
+    fd_router_update_hosts(&f->rw, 0, both, 2);
+    fd_router_host_t *first = rc->hosts[0], *second = rc->hosts[1];
+    fd_stream_info_t info = {.upstream_service_time_ms = -1};
+    fd_stream_info_name_host(&info, first);
+    fd_stream_info_name_host(&info, second); /* a retry went to another host */
+    assert_int_equal(first->refs, 0);
+    assert_int_equal(second->refs, 1);
+    fd_stream_info_name_host(&info, second); /* a retry to the same host */
+    assert_int_equal(second->refs, 1);
+    fd_stream_info_name_host(&info, NULL);
+    assert_int_equal(second->refs, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dns_cluster_starts_without_hosts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_keeps_adds_and_retires, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_named_host_outlives_its_retirement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_renaming_moves_the_reference, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
