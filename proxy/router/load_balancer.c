@@ -3,6 +3,7 @@
  * choices) and ring hash. */
 #include "proxy/router/load_balancer.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,23 +107,35 @@ static int compare_points(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Each host gets points in proportion to its weight, min_size points in all at least. */
+/* Envoy's sizing: the host of smallest weight gets enough points for the ring to reach
+ * minimum_ring_size, every host points in proportion to its weight, and the whole ring is
+ * scaled down to fit maximum_ring_size. */
+static double ring_scale(const fd_router_cluster_t *rc, uint64_t total)
+{
+    uint32_t min_weight = UINT32_MAX;
+    for (size_t i = 0; i < rc->n_hosts; i++)
+        min_weight = rc->hosts[i]->weight < min_weight ? rc->hosts[i]->weight : min_weight;
+    double min_normalized = (double)min_weight / (double)total;
+    double scale = ceil(min_normalized * (double)rc->config->ring_hash_min_size) / min_normalized;
+    return scale < (double)rc->config->ring_hash_max_size ? scale : (double)rc->config->ring_hash_max_size;
+}
+
 int fd_lb_build_ring(fd_router_cluster_t *rc)
 {
-    uint64_t total = 0, min_size = rc->config->ring_hash_min_size, max_size = rc->config->ring_hash_max_size;
+    uint64_t total = 0;
     for (size_t i = 0; i < rc->n_hosts; i++)
         total += rc->hosts[i]->weight;
     if (total == 0 || rc->n_hosts > 0xffff)
         return -1;
-    uint64_t scale = (min_size + total - 1) / total, size = total * scale;
-    if (size > max_size)
-        size = max_size, scale = max_size / total ? max_size / total : 1;
-    rc->ring = calloc(total * scale, sizeof(*rc->ring));
+    double scale = ring_scale(rc, total);
+    size_t capacity = (size_t)scale + rc->n_hosts + 1;
+    rc->ring = calloc(capacity, sizeof(*rc->ring));
     if (rc->ring == NULL)
         return -1;
     for (size_t i = 0; i < rc->n_hosts; i++) {
         const fd_router_host_t *h = rc->hosts[i];
-        for (uint64_t p = 0; p < h->weight * scale; p++) {
+        uint64_t points = (uint64_t)floor(scale * (double)h->weight / (double)total + 0.5);
+        for (uint64_t p = 0; p < (points ? points : 1) && rc->ring_size < capacity; p++) {
             char key[300];
             int n = snprintf(key, sizeof(key), "%s:%u_%llu", h->address.host, h->address.port, (unsigned long long)p);
             rc->ring[rc->ring_size++] = (fd_lb_hash(key, (size_t)n) & ~0xffffull) | i;

@@ -10,6 +10,13 @@
 #include "proxy/router/load_balancer.h"
 #include "proxy/router/upstream_request.h"
 
+/* Envoy keeps "te: trailers" (gRPC needs it) and drops every other te. */
+static int is_te_trailers(const h2o_header_t *header)
+{
+    return h2o_memis(header->name->base, header->name->len, H2O_STRLIT("te")) &&
+           h2o_memis(header->value.base, header->value.len, H2O_STRLIT("trailers"));
+}
+
 static h2o_iovec_t path_only(h2o_req_t *req)
 {
     return h2o_iovec_init(req->path.base, req->query_at != SIZE_MAX ? req->query_at : req->path.len);
@@ -144,7 +151,8 @@ void fd_router_build_upstream_request(h2o_req_t *req, const fd_http_manager_t *h
     h2o_headers_t headers = {NULL};
     h2o_vector_reserve(&req->pool, &headers, req->headers.size + 8);
     for (size_t i = 0; i < req->headers.size; i++)
-        if (!fd_header_is_hop_by_hop(req->headers.entries[i].name->base, req->headers.entries[i].name->len))
+        if (!fd_header_is_hop_by_hop(req->headers.entries[i].name->base, req->headers.entries[i].name->len) ||
+            is_te_trailers(&req->headers.entries[i]))
             headers.entries[headers.size++] = req->headers.entries[i];
     merge_cookies(&req->pool, &headers);
     if (!http->suppress_envoy_headers && route->forward.timeout_ms != 0) {

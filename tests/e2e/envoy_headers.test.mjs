@@ -109,3 +109,13 @@ test('response_headers_to_add appear once on a forwarded response, and on a loca
     assert.equal(h.match(/^x-vhost: all$/gm)?.length, 1, `${path}:\n${h}`);
   }
 });
+
+test('te: trailers is forwarded, any other te and connection headers are not', async () => {
+  seen = [];
+  assert.equal((await httpRequest(main, '/te', { headers: { te: 'trailers', 'x-keep': '1' } })).status, 200);
+  assert.deepEqual(rawFields(seen.at(-1).rawHeaders, 'te'), ['trailers']);
+  seen = [];
+  assert.equal((await httpRequest(main, '/te', { headers: { te: 'gzip', 'keep-alive': 'timeout=5' } })).status, 200);
+  assert.deepEqual(rawFields(seen.at(-1).rawHeaders, 'te'), []);
+  assert.deepEqual(rawFields(seen.at(-1).rawHeaders, 'keep-alive'), []);
+});

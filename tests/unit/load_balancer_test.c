@@ -107,6 +107,23 @@ static void test_ring_hash_is_stable_and_spreads(void **state)
     free(f.rc.ring);
 }
 
+static void test_ring_hash_fits_maximum_ring_size(void **state)
+{
+    (void)state;
+    fixture_t f;
+    make(&f, FD_LB_RING_HASH, (uint32_t[]){1000000, 1, 3}, 3);
+    f.cluster.ring_hash_min_size = 64;
+    f.cluster.ring_hash_max_size = 4096;
+    assert_int_equal(fd_lb_build_ring(&f.rc), 0);
+    assert_true(f.rc.ring_size <= 4096 + 3);
+    size_t counts[3] = {0};
+    for (size_t i = 0; i < f.rc.ring_size; i++)
+        counts[f.rc.ring[i] & 0xffff]++;
+    assert_true(counts[0] > 4000);                 /* the heavy host holds nearly the whole ring ... */
+    assert_true(counts[1] >= 1 && counts[2] >= 1); /* ... and every host keeps a point */
+    free(f.rc.ring);
+}
+
 static void test_no_hosts(void **state)
 {
     (void)state;
@@ -122,6 +139,7 @@ int main(void)
         cmocka_unit_test(test_least_request_prefers_less_busy),
         cmocka_unit_test(test_random_follows_weights),
         cmocka_unit_test(test_ring_hash_is_stable_and_spreads),
+        cmocka_unit_test(test_ring_hash_fits_maximum_ring_size),
         cmocka_unit_test(test_no_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
