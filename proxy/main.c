@@ -117,60 +117,56 @@ static void print_errors(fd_cfg_errors_t *errs)
     free(text);
 }
 
-static int validate(const options_t *opts)
+static const char *config_name(const options_t *opts)
+{
+    return opts->config_path ? opts->config_path : "--config-yaml";
+}
+
+/* Loads and translates the bootstrap; on failure prints every error, then "<prefix>configuration
+ * '...' is invalid", and returns NULL. On success bootstrap is the caller's to dispose. */
+static fd_config_t *load_config(const options_t *opts, const char *prefix, fd_bootstrap_t *bootstrap)
 {
     fd_cfg_errors_t errs = {0};
-    fd_bootstrap_t bootstrap;
-    const char *name = opts->config_path ? opts->config_path : "--config-yaml";
-    int rc = 1;
-    if (fd_bootstrap_load(&bootstrap, opts->config_path, opts->config_yaml, &errs) != 0) {
-        print_errors(&errs);
-        fprintf(stderr, "configuration '%s' is invalid\n", name);
-        fd_cfg_errors_clear(&errs);
-        return 1;
-    }
-    fd_config_t *config = fd_translate_bootstrap(bootstrap.config, &bootstrap.source, &errs);
+    fd_config_t *config = NULL;
+    if (fd_bootstrap_load(bootstrap, opts->config_path, opts->config_yaml, &errs) == 0 &&
+        (config = fd_translate_bootstrap(bootstrap->config, &bootstrap->source, &errs)) == NULL)
+        fd_bootstrap_dispose(bootstrap);
     if (config == NULL) {
         print_errors(&errs);
-        fprintf(stderr, "configuration '%s' is invalid\n", name);
-    } else {
-        if (opts->print_config) {
-            char *json = fd_pb_to_json(&bootstrap.config->base, &bootstrap.source, 1);
-            printf("%s\n", json);
-            free(json);
-        }
-        printf("configuration '%s' OK\n", name);
-        fd_config_release(config);
-        rc = 0;
+        fprintf(stderr, "%sconfiguration '%s' is invalid\n", prefix, config_name(opts));
     }
     fd_cfg_errors_clear(&errs);
+    return config;
+}
+
+static int validate(const options_t *opts)
+{
+    fd_bootstrap_t bootstrap;
+    fd_config_t *config = load_config(opts, "", &bootstrap);
+    if (config == NULL)
+        return 1;
+    if (opts->print_config) {
+        char *json = fd_pb_to_json(&bootstrap.config->base, &bootstrap.source, 1);
+        printf("%s\n", json);
+        free(json);
+    }
+    printf("configuration '%s' OK\n", config_name(opts));
+    fd_config_release(config);
     fd_bootstrap_dispose(&bootstrap);
-    return rc;
+    return 0;
 }
 
 static int serve(const options_t *opts)
 {
-    fd_cfg_errors_t errs = {0};
     fd_bootstrap_t bootstrap;
-    const char *name = opts->config_path ? opts->config_path : "--config-yaml";
-    if (fd_bootstrap_load(&bootstrap, opts->config_path, opts->config_yaml, &errs) != 0) {
-        print_errors(&errs);
-        fprintf(stderr, "frontdesk: configuration '%s' is invalid\n", name);
-        fd_cfg_errors_clear(&errs);
+    fd_config_t *config = load_config(opts, "frontdesk: ", &bootstrap);
+    if (config == NULL)
         return 1;
-    }
-    fd_config_t *config = fd_translate_bootstrap(bootstrap.config, &bootstrap.source, &errs);
-    json_t *bootstrap_json = config != NULL ? fd_pb_to_json_value(&bootstrap.config->base, &bootstrap.source) : NULL;
+    json_t *bootstrap_json = fd_pb_to_json_value(&bootstrap.config->base, &bootstrap.source);
     fd_bootstrap_dispose(&bootstrap);
-    if (config == NULL) {
-        print_errors(&errs);
-        fprintf(stderr, "frontdesk: configuration '%s' is invalid\n", name);
-        fd_cfg_errors_clear(&errs);
-        return 1;
-    }
     fd_server_options_t server_opts = {.concurrency = opts->concurrency,
                                        .drain_time_s = opts->drain_time_s,
-                                       .config_path = name,
+                                       .config_path = config_name(opts),
                                        .bootstrap_json = bootstrap_json};
     int rc = fd_server_run(config, &server_opts);
     json_decref(bootstrap_json);

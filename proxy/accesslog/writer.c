@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "proxy/accesslog/access_log.h"
+#include "proxy/util/clock.h"
 
 #define MAX_IOV 64
 #define MAX_POLLED 64
@@ -93,13 +94,6 @@ static al_buf_t *q_pop(bufq_t *q)
     if (b != NULL && (q->head = b->next) == NULL)
         q->tail = NULL;
     return b;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void add(_Atomic uint64_t *counter, uint64_t n)
@@ -658,7 +652,7 @@ static void wait_for_work(logger_t *l, int busy)
     for (size_t i = 0; i < l->sinks.n && n < 1 + MAX_POLLED; i++)
         if (l->sinks.v[i]->stalled)
             fds[n++] = (struct pollfd){.fd = l->sinks.v[i]->fd, .events = POLLOUT};
-    uint64_t now = now_ms(), until = l->stopping ? l->deadline : l->next_tick;
+    uint64_t now = fd_monotonic_ms(), until = l->stopping ? l->deadline : l->next_tick;
     int timeout = until > now ? (int)(until - now) : 0;
     if (l->stopping && !busy)
         timeout = 0;
@@ -696,7 +690,7 @@ static void reap_released(logger_t *l, int give_up)
  * the sinks accept, close released sinks. Returns 0 once stopping is done. */
 static int logger_round(logger_t *l)
 {
-    uint64_t now = now_ms();
+    uint64_t now = fd_monotonic_ms();
     int tick = l->stopping || now >= l->next_tick;
     snapshot_sinks(&l->sinks);
     for (size_t i = 0; i < l->sinks.n; i++)
@@ -720,13 +714,13 @@ static int logger_round(logger_t *l)
 static void *logger_main(void *arg)
 {
     (void)arg;
-    logger_t l = {.next_tick = now_ms() + g.opts.flush_interval_ms};
+    logger_t l = {.next_tick = fd_monotonic_ms() + g.opts.flush_interval_ms};
     int busy = 1;
     for (;;) {
         wait_for_work(&l, busy);
         if (!l.stopping && atomic_load(&g.stopping)) {
             l.stopping = 1;
-            l.deadline = now_ms() + g.opts.stop_timeout_ms;
+            l.deadline = fd_monotonic_ms() + g.opts.stop_timeout_ms;
         }
         if (!logger_round(&l))
             break;

@@ -1,6 +1,5 @@
 /* Renders the admin's stats list as Envoy does: "name: value" lines, {"stats": [...]}
  * JSON, or the Prometheus text format with Envoy's metric and tag names. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,30 +8,7 @@
 #include <pcre2.h>
 
 #include "proxy/admin/admin_stats.h"
-
-typedef struct out {
-    char *data;
-    size_t len, cap;
-} out_t;
-
-static void out_printf(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void out_printf(out_t *o, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(o->data + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < o->cap - o->len) {
-            o->len += (size_t)n;
-            return;
-        }
-        o->cap = (o->cap + (n > 0 ? (size_t)n : 0) + 1) * 2;
-        if ((o->data = realloc(o->data, o->cap)) == NULL)
-            abort();
-    }
-}
+#include "proxy/util/text_buffer.h"
 
 /* Envoy's tag extraction for the response-code-class stats: upstream_rq_2xx becomes
  * upstream_rq_xx{envoy_response_code_class="2"}. */
@@ -52,23 +28,23 @@ static void prometheus_name(const fd_admin_stat_t *s, char *name, size_t size, i
     snprintf(name, size, "envoy_%s_%s", s->scope, *klass ? base : s->stat);
 }
 
-static void prometheus_labels(out_t *o, const fd_admin_stat_t *s, int klass)
+static void prometheus_labels(fd_text_buffer_t *o, const fd_admin_stat_t *s, int klass)
 {
     const char *tag = strcmp(s->scope, "cluster") == 0 ? "envoy_cluster_name"
                       : strcmp(s->scope, "http") == 0  ? "envoy_http_conn_manager_prefix"
                                                        : NULL;
     if (tag == NULL && !klass)
         return;
-    out_printf(o, "{");
+    fd_text_buffer_printf(o, "{");
     if (klass)
-        out_printf(o, "envoy_response_code_class=\"%d\"%s", klass, tag ? "," : "");
+        fd_text_buffer_printf(o, "envoy_response_code_class=\"%d\"%s", klass, tag ? "," : "");
     if (tag != NULL) {
-        out_printf(o, "%s=\"", tag);
+        fd_text_buffer_printf(o, "%s=\"", tag);
         for (const char *c = s->scope_name; *c; c++) /* label values escape \, " and newline */
-            out_printf(o, *c == '\\' ? "\\\\" : *c == '"' ? "\\\"" : *c == '\n' ? "\\n" : "%c", *c);
-        out_printf(o, "\"");
+            fd_text_buffer_printf(o, *c == '\\' ? "\\\\" : *c == '"' ? "\\\"" : *c == '\n' ? "\\n" : "%c", *c);
+        fd_text_buffer_printf(o, "\"");
     }
-    out_printf(o, "}");
+    fd_text_buffer_printf(o, "}");
 }
 
 static int by_metric(const void *pa, const void *pb)
@@ -83,7 +59,7 @@ static int by_metric(const void *pa, const void *pb)
 }
 
 /* One "# TYPE" line per metric, then every labelled sample of it. */
-static void render_prometheus(out_t *o, const fd_admin_stat_t **items, size_t n)
+static void render_prometheus(fd_text_buffer_t *o, const fd_admin_stat_t **items, size_t n)
 {
     qsort(items, n, sizeof(*items), by_metric);
     char last[128] = "";
@@ -92,28 +68,28 @@ static void render_prometheus(out_t *o, const fd_admin_stat_t **items, size_t n)
         int klass;
         prometheus_name(items[i], name, sizeof(name), &klass);
         if (strcmp(name, last) != 0) {
-            out_printf(o, "# TYPE %s %s\n", name, items[i]->kind == FD_STAT_COUNTER ? "counter" : "gauge");
+            fd_text_buffer_printf(o, "# TYPE %s %s\n", name, items[i]->kind == FD_STAT_COUNTER ? "counter" : "gauge");
             snprintf(last, sizeof(last), "%s", name);
         }
-        out_printf(o, "%s", name);
+        fd_text_buffer_printf(o, "%s", name);
         prometheus_labels(o, items[i], klass);
-        out_printf(o, " %llu\n", (unsigned long long)items[i]->value);
+        fd_text_buffer_printf(o, " %llu\n", (unsigned long long)items[i]->value);
     }
 }
 
-static void render_text_or_json(out_t *o, const fd_admin_stat_t **items, size_t n, int json)
+static void render_text_or_json(fd_text_buffer_t *o, const fd_admin_stat_t **items, size_t n, int json)
 {
     if (json)
-        out_printf(o, "{\"stats\":[");
+        fd_text_buffer_printf(o, "{\"stats\":[");
     for (size_t i = 0; i < n; i++) {
         if (json)
-            out_printf(o, "%s{\"name\":\"%s\",\"value\":%llu}", i ? "," : "", items[i]->name,
-                       (unsigned long long)items[i]->value);
+            fd_text_buffer_printf(o, "%s{\"name\":\"%s\",\"value\":%llu}", i ? "," : "", items[i]->name,
+                                  (unsigned long long)items[i]->value);
         else
-            out_printf(o, "%s: %llu\n", items[i]->name, (unsigned long long)items[i]->value);
+            fd_text_buffer_printf(o, "%s: %llu\n", items[i]->name, (unsigned long long)items[i]->value);
     }
     if (json)
-        out_printf(o, "]}\n");
+        fd_text_buffer_printf(o, "]}\n");
 }
 
 char *fd_admin_stats_render(const fd_admin_stats_t *stats, fd_admin_stats_format_t format, const char *filter,
@@ -141,10 +117,10 @@ char *fd_admin_stats_render(const fd_admin_stats_t *stats, fd_admin_stats_format
             continue;
         items[n++] = s;
     }
-    out_t o = {malloc(4096), 0, 4096};
-    if (o.data == NULL || items == NULL)
+    if (items == NULL)
         abort();
-    o.data[0] = '\0';
+    fd_text_buffer_t o;
+    fd_text_buffer_init(&o);
     if (format == FD_STATS_PROMETHEUS)
         render_prometheus(&o, items, n);
     else

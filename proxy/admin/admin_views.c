@@ -1,6 +1,5 @@
 /* The admin's /clusters (Envoy's "cluster::host::stat::value" lines, summed over the
  * workers) and /config_dump (Envoy's ConfigDump layout, built from the loaded bootstrap). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,25 +7,7 @@
 
 #include "proxy/admin/admin.h"
 #include "proxy/server/worker.h"
-
-static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < *cap - *len) {
-            *len += (size_t)n;
-            return;
-        }
-        *cap = (*cap + (size_t)(n > 0 ? n : 0) + 1) * 2;
-        if ((*buf = realloc(*buf, *cap)) == NULL)
-            abort();
-    }
-}
+#include "proxy/util/text_buffer.h"
 
 /* Workers hold their own host objects; the same address is the same host. */
 static const fd_router_host_t *find_host(const fd_router_cluster_t *rc, const fd_router_host_t *like)
@@ -60,8 +41,7 @@ static void add_host(host_sum_t *sum, const fd_router_worker_t *router, size_t c
 }
 
 /* first is one of worker 0's hosts, whose hosts_lock the caller holds. */
-static void render_host(char **buf, size_t *len, size_t *cap, struct fd_server *server, size_t c,
-                        const fd_router_host_t *first)
+static void render_host(fd_text_buffer_t *buf, struct fd_server *server, size_t c, const fd_router_host_t *first)
 {
     host_sum_t sum;
     memset(&sum, 0, sizeof(sum));
@@ -78,36 +58,33 @@ static void render_host(char **buf, size_t *len, size_t *cap, struct fd_server *
     char host[300];
     snprintf(host, sizeof(host), first->address.addr.ss_family == AF_INET6 ? "%s::[%s]:%u" : "%s::%s:%u", cluster,
              first->address.host, first->address.port);
-    append(buf, len, cap,
-           "%s::cx_active::%llu\n%s::cx_connect_fail::%llu\n%s::cx_total::%llu\n%s::rq_active::%llu\n"
-           "%s::rq_error::%llu\n%s::rq_success::%llu\n%s::rq_timeout::%llu\n%s::rq_total::%llu\n"
-           "%s::hostname::%s\n%s::health_flags::healthy\n%s::weight::%u\n%s::priority::%u\n",
-           host, (unsigned long long)sum.cx_active, host, (unsigned long long)sum.cx_fail, host,
-           (unsigned long long)sum.cx_total, host, (unsigned long long)sum.rq_active, host,
-           (unsigned long long)sum.rq.rq_error, host, (unsigned long long)sum.rq.rq_success, host,
-           (unsigned long long)sum.rq.rq_timeout, host, (unsigned long long)sum.rq.rq_total, host, hostname, host, host,
-           first->weight, host, first->priority);
+    fd_text_buffer_printf(buf,
+                          "%s::cx_active::%llu\n%s::cx_connect_fail::%llu\n%s::cx_total::%llu\n%s::rq_active::%llu\n"
+                          "%s::rq_error::%llu\n%s::rq_success::%llu\n%s::rq_timeout::%llu\n%s::rq_total::%llu\n"
+                          "%s::hostname::%s\n%s::health_flags::healthy\n%s::weight::%u\n%s::priority::%u\n",
+                          host, (unsigned long long)sum.cx_active, host, (unsigned long long)sum.cx_fail, host,
+                          (unsigned long long)sum.cx_total, host, (unsigned long long)sum.rq_active, host,
+                          (unsigned long long)sum.rq.rq_error, host, (unsigned long long)sum.rq.rq_success, host,
+                          (unsigned long long)sum.rq.rq_timeout, host, (unsigned long long)sum.rq.rq_total, host,
+                          hostname, host, host, first->weight, host, first->priority);
 }
 
 char *fd_admin_clusters_render(struct fd_server *server)
 {
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    if (buf == NULL)
-        abort();
-    buf[0] = '\0';
+    fd_text_buffer_t buf;
+    fd_text_buffer_init(&buf);
     const fd_config_t *config = fd_server_config(server);
     fd_router_worker_t *router = &fd_server_worker(server, 0)->router;
     pthread_mutex_lock(&router->hosts_lock); /* against host updates; a worker never takes another's */
     for (size_t c = 0; c < config->n_clusters; c++) {
         const char *name = config->clusters[c].name.base;
-        append(&buf, &len, &cap, "%s::observability_name::%s\n%s::added_via_api::false\n", name, name, name);
+        fd_text_buffer_printf(&buf, "%s::observability_name::%s\n%s::added_via_api::false\n", name, name, name);
         const fd_router_cluster_t *rc = router->clusters != NULL ? &router->clusters[c] : NULL;
         for (size_t h = 0; rc != NULL && h < rc->n_hosts; h++)
-            render_host(&buf, &len, &cap, server, c, rc->hosts[h]);
+            render_host(&buf, server, c, rc->hosts[h]);
     }
     pthread_mutex_unlock(&router->hosts_lock);
-    return buf;
+    return buf.data;
 }
 
 static json_t *typed(const char *type, json_t *object)

@@ -6,11 +6,11 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "proxy/router/header_ops.h"
 #include "proxy/router/http_util.h"
 #include "proxy/router/load_balancer.h"
+#include "proxy/util/clock.h"
 
 typedef struct forward {
     h2o_generator_t generator;
@@ -46,13 +46,6 @@ typedef enum retry_cause {
 static void start_attempt(forward_t *fw);
 
 #define CONNECT_ERROR_BODY "upstream connect error or disconnect/reset before headers. reset reason: "
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static const char *reason_phrase(int status)
 {
@@ -301,7 +294,7 @@ static void on_upstream_head(fd_upstream_request_t *upstream, int minor_version,
      * starts afresh, and they are applied on top of it, once, below */
     req->res.headers.size = 0;
     copy_response_headers(fw, headers, n);
-    fw->info->upstream_service_time_ms = (int64_t)(now_ms() - fw->started_ms);
+    fw->info->upstream_service_time_ms = (int64_t)(fd_monotonic_ms() - fw->started_ms);
     if (!fw->http->suppress_envoy_headers) {
         char *ms = h2o_mem_alloc_pool(&req->pool, 20);
         size_t len = fd_u64_to_dec((uint64_t)fw->info->upstream_service_time_ms, ms);
@@ -392,7 +385,7 @@ void fd_router_forward_to_host(fd_router_worker_t *rw, h2o_req_t *req, const fd_
                       .route = route,
                       .weighted = weighted,
                       .info = info};
-    fw->started_ms = now_ms();
+    fw->started_ms = fd_monotonic_ms();
     if (route->forward.timeout_ms != 0) {
         fw->timeout.cb = on_route_timeout;
         h2o_timeout_link(rw->loop, fd_router_timeout(rw, route->forward.timeout_ms), &fw->timeout);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "proxy/server/worker.h"
+#include "proxy/util/clock.h"
 
 typedef struct dns_cluster {
     size_t index; /* in config->clusters */
@@ -32,13 +33,6 @@ struct fd_dns_resolver {
     int stopping;
     int exited; /* workers keep their queues until the resolver can no longer post to them */
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Appends the addresses of one endpoint; -1 (with a message) when the name does not resolve. */
 static int resolve_endpoint(const fd_cluster_t *cluster, const fd_endpoint_t *endpoint, fd_router_address_t **out,
@@ -115,7 +109,7 @@ static void refresh(fd_dns_resolver_t *r, dns_cluster_t *dc)
     size_t n;
     int failed = resolve_cluster(cluster, &addresses, &n, dc->failing);
     dc->failing = failed;
-    dc->due_ms = now_ms() + cluster->dns_refresh_rate_ms;
+    dc->due_ms = fd_monotonic_ms() + cluster->dns_refresh_rate_ms;
     if (failed || same_addresses(dc, addresses, n)) {
         free(addresses);
         return;
@@ -131,7 +125,7 @@ static void *resolver_main(void *arg)
     fd_dns_resolver_t *r = arg;
     pthread_mutex_lock(&r->lock);
     while (!r->stopping) {
-        uint64_t next = UINT64_MAX, now = now_ms();
+        uint64_t next = UINT64_MAX, now = fd_monotonic_ms();
         for (size_t i = 0; i < r->n_clusters; i++) {
             if (r->clusters[i].due_ms <= now) {
                 pthread_mutex_unlock(&r->lock); /* lookups block: never while holding the lock */
@@ -144,7 +138,7 @@ static void *resolver_main(void *arg)
             break;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        uint64_t wait = next > now_ms() ? next - now_ms() : 0;
+        uint64_t wait = next > fd_monotonic_ms() ? next - fd_monotonic_ms() : 0;
         until.tv_sec += (time_t)(wait / 1000);
         until.tv_nsec += (long)(wait % 1000) * 1000000;
         if (until.tv_nsec >= 1000000000)
@@ -171,7 +165,7 @@ fd_dns_resolver_t *fd_dns_resolver_create(fd_server_t *server, const fd_config_t
         dc->index = c;
         /* the first answer before any worker runs, so traffic never meets an empty cluster it need not */
         dc->failing = resolve_cluster(cluster, &dc->addresses, &dc->n_addresses, 0);
-        dc->due_ms = now_ms() + cluster->dns_refresh_rate_ms;
+        dc->due_ms = fd_monotonic_ms() + cluster->dns_refresh_rate_ms;
     }
     return r;
 }

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "proxy/accesslog/access_log.h"
@@ -19,6 +18,7 @@
 #include "proxy/server/listen_socket.h"
 #include "proxy/server/tls.h"
 #include "proxy/server/worker.h"
+#include "proxy/util/clock.h"
 
 struct fd_server {
     fd_config_t *config;
@@ -36,13 +36,6 @@ struct fd_server {
 };
 
 #define FD_MAX_REQUEST_BODY_BYTES (64u << 20)
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 h2o_globalconf_t *fd_server_globalconf(fd_server_t *server, size_t listener)
 {
@@ -86,7 +79,7 @@ int fd_server_dns_exited(fd_server_t *server)
 
 int fd_server_drain_expired(fd_server_t *server)
 {
-    return now_ms() >= __atomic_load_n(&server->drain_deadline, __ATOMIC_ACQUIRE);
+    return fd_monotonic_ms() >= __atomic_load_n(&server->drain_deadline, __ATOMIC_ACQUIRE);
 }
 
 /* h2o settings come from each listener's HTTP connection manager. */
@@ -149,7 +142,7 @@ void fd_server_start_drain(fd_server_t *server)
     if (server->draining)
         return;
     fprintf(stderr, "frontdesk: draining (up to %u s for requests in flight)\n", server->options.drain_time_s);
-    __atomic_store_n(&server->drain_deadline, now_ms() + (uint64_t)server->options.drain_time_s * 1000,
+    __atomic_store_n(&server->drain_deadline, fd_monotonic_ms() + (uint64_t)server->options.drain_time_s * 1000,
                      __ATOMIC_RELEASE);
     __atomic_store_n(&server->draining, 1, __ATOMIC_RELEASE);
     fd_dns_resolver_request_stop(server->dns);
