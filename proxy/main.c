@@ -9,6 +9,7 @@
 #include "proxy/config/bootstrap_load.h"
 #include "proxy/config/pb_json.h"
 #include "proxy/config/translate.h"
+#include "proxy/http/filter_chain.h"
 #include "proxy/server/server.h"
 #include "proxy/version.h"
 
@@ -22,6 +23,8 @@ typedef struct options {
     unsigned concurrency;
     unsigned drain_time_s;
     int print_config;
+    const char **plugins; /* --plugin, in order */
+    size_t n_plugins;
 } options_t;
 
 static void usage(FILE *out)
@@ -36,6 +39,7 @@ static void usage(FILE *out)
                  "      --service-node ID       node id sent to the control server\n"
                  "      --service-cluster NAME  node cluster sent to the control server\n"
                  "      --drain-time-s N        seconds to drain connections on shutdown (default 600)\n"
+                 "      --plugin FILE.so        load HTTP filter plugins (filters/fd_filter.h); repeatable\n"
                  "      --print-config          with --mode validate: print the loaded config as JSON\n"
                  "      --version               print the version and exit\n"
                  "  -h, --help                  print this help and exit\n");
@@ -56,7 +60,17 @@ static int parse_unsigned(const char *flag, const char *text, unsigned *out)
 /* Returns 0 to continue, 1 to exit successfully (help, version), -1 on a usage error. */
 static int parse_options(int argc, char **argv, options_t *opts)
 {
-    enum { OPT_CONFIG_YAML = 256, OPT_MODE, OPT_CONCURRENCY, OPT_NODE, OPT_CLUSTER, OPT_DRAIN, OPT_VERSION, OPT_PRINT };
+    enum {
+        OPT_CONFIG_YAML = 256,
+        OPT_MODE,
+        OPT_CONCURRENCY,
+        OPT_NODE,
+        OPT_CLUSTER,
+        OPT_DRAIN,
+        OPT_VERSION,
+        OPT_PRINT,
+        OPT_PLUGIN
+    };
     static const struct option longopts[] = {
         {"config-path", required_argument, NULL, 'c'},
         {"config-yaml", required_argument, NULL, OPT_CONFIG_YAML},
@@ -67,6 +81,7 @@ static int parse_options(int argc, char **argv, options_t *opts)
         {"service-cluster", required_argument, NULL, OPT_CLUSTER},
         {"drain-time-s", required_argument, NULL, OPT_DRAIN},
         {"print-config", no_argument, NULL, OPT_PRINT},
+        {"plugin", required_argument, NULL, OPT_PLUGIN},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -81,6 +96,12 @@ static int parse_options(int argc, char **argv, options_t *opts)
         case OPT_NODE: opts->service_node = optarg; break;
         case OPT_CLUSTER: opts->service_cluster = optarg; break;
         case OPT_PRINT: opts->print_config = 1; break;
+        case OPT_PLUGIN:
+            opts->plugins = realloc(opts->plugins, (opts->n_plugins + 1) * sizeof(*opts->plugins));
+            if (opts->plugins == NULL)
+                abort();
+            opts->plugins[opts->n_plugins++] = optarg;
+            break;
         case OPT_CONCURRENCY:
             if (parse_unsigned("--concurrency", optarg, &opts->concurrency) != 0)
                 return -1;
@@ -124,12 +145,13 @@ static const char *config_name(const options_t *opts)
 
 /* Loads and translates the bootstrap; on failure prints every error, then "<prefix>configuration
  * '...' is invalid", and returns NULL. On success bootstrap is the caller's to dispose. */
-static fd_config_t *load_config(const options_t *opts, const char *prefix, fd_bootstrap_t *bootstrap)
+static fd_config_t *load_config(const options_t *opts, const char *prefix, const fd_filter_registry_t *filters,
+                                fd_bootstrap_t *bootstrap)
 {
     fd_cfg_errors_t errs = {0};
     fd_config_t *config = NULL;
     if (fd_bootstrap_load(bootstrap, opts->config_path, opts->config_yaml, &errs) == 0 &&
-        (config = fd_translate_bootstrap(bootstrap->config, &bootstrap->source, &errs)) == NULL)
+        (config = fd_translate_bootstrap(bootstrap->config, &bootstrap->source, filters, &errs)) == NULL)
         fd_bootstrap_dispose(bootstrap);
     if (config == NULL) {
         print_errors(&errs);
@@ -139,10 +161,25 @@ static fd_config_t *load_config(const options_t *opts, const char *prefix, fd_bo
     return config;
 }
 
-static int validate(const options_t *opts)
+/* The filters there are: the plugins given, in order; NULL (with a message) if one does not load. */
+static fd_filter_registry_t *load_filters(const options_t *opts, const char *prefix)
+{
+    fd_filter_registry_t *registry = fd_filter_registry_new(fd_filter_api());
+    for (size_t i = 0; i < opts->n_plugins; i++) {
+        char error[1024];
+        if (fd_filter_registry_load_plugin(registry, opts->plugins[i], error, sizeof(error)) != 0) {
+            fprintf(stderr, "%s%s\n", prefix, error);
+            fd_filter_registry_free(registry);
+            return NULL;
+        }
+    }
+    return registry;
+}
+
+static int validate(const options_t *opts, const fd_filter_registry_t *filters)
 {
     fd_bootstrap_t bootstrap;
-    fd_config_t *config = load_config(opts, "", &bootstrap);
+    fd_config_t *config = load_config(opts, "", filters, &bootstrap);
     if (config == NULL)
         return 1;
     if (opts->print_config) {
@@ -156,10 +193,10 @@ static int validate(const options_t *opts)
     return 0;
 }
 
-static int serve(const options_t *opts)
+static int serve(const options_t *opts, const fd_filter_registry_t *filters)
 {
     fd_bootstrap_t bootstrap;
-    fd_config_t *config = load_config(opts, "frontdesk: ", &bootstrap);
+    fd_config_t *config = load_config(opts, "frontdesk: ", filters, &bootstrap);
     if (config == NULL)
         return 1;
     json_t *bootstrap_json = fd_pb_to_json_value(&bootstrap.config->base, &bootstrap.source);
@@ -178,9 +215,17 @@ int main(int argc, char **argv)
 {
     options_t opts = {.mode = "serve", .log_level = "info", .drain_time_s = 600};
     int rc = parse_options(argc, argv, &opts);
-    if (rc != 0)
+    if (rc != 0) {
+        free(opts.plugins);
         return rc > 0 ? 0 : 1;
-    if (strcmp(opts.mode, "validate") == 0)
-        return validate(&opts);
-    return serve(&opts);
+    }
+    int validating = strcmp(opts.mode, "validate") == 0;
+    fd_filter_registry_t *filters = load_filters(&opts, validating ? "" : "frontdesk: ");
+    if (filters != NULL)
+        rc = validating ? validate(&opts, filters) : serve(&opts, filters);
+    else
+        rc = 1;
+    fd_filter_registry_free(filters); /* after the last config that used its plugins */
+    free(opts.plugins);
+    return rc;
 }

@@ -12,6 +12,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "filters/fd_filter.h"
+
 typedef struct fd_string {
     const char *base;
     size_t len;
@@ -238,9 +240,10 @@ typedef struct fd_route_table {
 /* ---- HTTP connection manager ---- */
 
 typedef struct fd_http_filter_config {
-    fd_string_t name;      /* "envoy.filters.http.router" */
-    fd_string_t type_name; /* full message name of typed_config, or empty */
-    const void *config;    /* decoded by the filter; owned by the config pool */
+    fd_string_t name;                     /* "envoy.filters.http.router" */
+    fd_string_t type_name;                /* full message name of typed_config, or empty */
+    const fd_filter_descriptor_t *filter; /* NULL for the router, which the stream runs itself */
+    void *config;                         /* filter->create_config's; destroyed with the config pool */
 } fd_http_filter_config_t;
 
 typedef enum fd_access_log_kind {
@@ -281,6 +284,7 @@ typedef struct fd_http_manager {
     fd_config_source_ref_t rds_source;
     fd_http_filter_config_t *filters; /* in config order; the router is last */
     size_t n_filters;
+    int filters_see_responses; /* a filter has a response hook: the stream watches the response */
     fd_access_log_t *access_logs;
     size_t n_access_logs;
     fd_string_t server_name;

@@ -207,14 +207,15 @@ static void translate_dynamic(fd_translator_t *tr, const Envoy__Config__Bootstra
 }
 
 fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstrap *bootstrap,
-                                    const fd_cfg_source_t *src, fd_cfg_errors_t *errs)
+                                    const fd_cfg_source_t *src, const fd_filter_registry_t *filters,
+                                    fd_cfg_errors_t *errs)
 {
     fd_config_t *config = calloc(1, sizeof(*config));
     if (config == NULL)
         abort();
     h2o_mem_init_pool(&config->pool);
     config->refcount = 1;
-    fd_translator_t tr = {.src = src, .errs = errs, .config = config};
+    fd_translator_t tr = {.src = src, .errs = errs, .config = config, .filters = filters};
     size_t errors_before = errs->count + errs->dropped;
     fd_tr_check_supported(&tr, &bootstrap->base);
     translate_node(&tr, bootstrap->node);

@@ -8,10 +8,13 @@
 #include "proxy/config/cfg_errors.h"
 #include "proxy/config/cfg_source.h"
 #include "proxy/config/config.h"
+#include "proxy/config/filter_registry.h"
 
-/* Translates a whole bootstrap. src (may be NULL) gives positions for messages.
- * Returns a config with one reference, or NULL with every error found in errs. */
+/* Translates a whole bootstrap. src (may be NULL) gives positions for messages; filters
+ * (may be NULL: the router only) the HTTP filters there are. Returns a config with one
+ * reference, or NULL with every error found in errs. */
 fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstrap *bootstrap,
-                                    const fd_cfg_source_t *src, fd_cfg_errors_t *errs);
+                                    const fd_cfg_source_t *src, const fd_filter_registry_t *filters,
+                                    fd_cfg_errors_t *errs);
 
 #endif

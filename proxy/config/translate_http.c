@@ -49,17 +49,19 @@ static void translate_http_filters(fd_translator_t *tr, const hcm_t *hcm, fd_htt
     for (size_t i = 0; i < hcm->n_http_filters; i++) {
         const http_filter_t *f = hcm->http_filters[i];
         size_t saved = fd_tr_push_index(tr, "http_filters", i);
-        int typed = filter_type(f)[0] != '\0';
+        fd_http_filter_config_t *cfg = &out->filters[out->n_filters];
         if (is_router(f)) {
             if (i + 1 != hcm->n_http_filters)
                 fd_tr_error(tr, f, "the router (%s) must be the last HTTP filter", ROUTER_NAME);
             translate_router(tr, f, out);
-            fd_http_filter_config_t *cfg = &out->filters[out->n_filters++];
             cfg->name = fd_tr_string(tr, ROUTER_NAME);
             cfg->type_name = fd_tr_string(tr, ROUTER_TYPE);
-        } else if (!f->is_optional) { /* Envoy skips optional filters it does not have */
-            fd_tr_error(tr, f, "HTTP filter '%s'%s%s%s is not supported by frontdesk", f->name, typed ? " (" : "",
-                        typed ? fd_tr_any_type_name(f->typed_config) : "", typed ? ")" : "");
+            out->n_filters++;
+        } else if (fd_tr_http_filter(tr, f, f->name, filter_type(f)[0] ? f->typed_config : NULL, f->is_optional, cfg) ==
+                   0) {
+            out->filters_see_responses |=
+                cfg->filter->on_response_headers != NULL || cfg->filter->on_response_body != NULL;
+            out->n_filters++;
         }
         fd_tr_pop(tr, saved);
     }

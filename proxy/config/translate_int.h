@@ -20,6 +20,7 @@ typedef struct fd_translator {
     const fd_cfg_source_t *src;
     fd_cfg_errors_t *errs;
     fd_config_t *config;
+    const struct fd_filter_registry *filters; /* HTTP filters by config type; may be NULL */
     char path[1024];
     size_t path_len;
     int have_cds;                           /* clusters may arrive later: a route naming an unknown cluster is fine */
@@ -94,6 +95,10 @@ void fd_tr_cluster(fd_translator_t *tr, const Envoy__Config__Cluster__V3__Cluste
 void fd_tr_route_action(fd_translator_t *tr, const Envoy__Config__Route__V3__Route *r, fd_route_t *out);
 /* typed_per_filter_config maps (of any level: their entries share one layout). */
 void fd_tr_per_filter_configs(fd_translator_t *tr, void *const *entries, size_t n);
+/* An HTTP filter other than the router, from the filter registry; -1 (with an error unless
+ * is_optional) when no filter takes its config. */
+int fd_tr_http_filter(fd_translator_t *tr, const void *addr, const char *name,
+                      const Google__Protobuf__Any *typed_config, int is_optional, fd_http_filter_config_t *out);
 void fd_tr_http_manager(fd_translator_t *tr, const Google__Protobuf__Any *typed_config, fd_http_manager_t *out);
 void fd_tr_access_logs(fd_translator_t *tr, Envoy__Config__Accesslog__V3__AccessLog *const *logs, size_t n,
                        fd_access_log_t **out, size_t *n_out);

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "proxy/accesslog/access_log.h"
+#include "proxy/http/filter_chain.h"
 #include "proxy/router/header_ops.h"
 #include "proxy/router/redirect.h"
 #include "proxy/router/route_match.h"
@@ -29,7 +30,10 @@ typedef struct stream_end {
     fd_worker_listener_t *listener;
     h2o_req_t *req;
     const fd_filter_chain_t *chain;
+    const fd_route_table_t *table;
+    const fd_virtual_host_t *vhost;
     const fd_route_t *route;
+    fd_filter_chain_stream_t *filters; /* NULL: the router is the only HTTP filter */
     fd_stream_info_t info;
 } stream_end_t;
 
@@ -92,6 +96,8 @@ static void on_request_disposed(void *p)
     FD_STAT_DEC(stats->downstream_rq_active);
     FD_STAT_INC(stats->downstream_rq_completed);
     fd_stats_count_status(&stats->downstream_rq_1xx, end->req->res.status);
+    if (end->filters != NULL)
+        fd_filter_chain_end(end->filters);
     if (end->chain != NULL && end->chain->http.n_access_logs != 0)
         log_request(end);
     fd_stream_info_name_host(&end->info, NULL); /* the log line was the last use of the host */
@@ -159,6 +165,36 @@ static int headers_too_large(const h2o_req_t *req, const fd_http_manager_t *http
     return bytes > (size_t)http->max_request_headers_kb * 1024 || req->headers.size > http->max_headers_count;
 }
 
+/* The router's part, once every other HTTP filter has let the request through: no route
+ * (404 NR), a direct response, a redirect, or the request forwarded upstream. */
+static void route_request(void *data)
+{
+    stream_end_t *end = data;
+    h2o_req_t *req = end->req;
+    fd_worker_listener_t *wl = end->listener;
+    const fd_route_t *route = end->route;
+    if (route == NULL) {
+        FD_STAT_INC(wl->stats.no_route);
+        end->info.response_flags = "NR";
+        fd_router_local_reply(req, 404, "Not Found", ""); /* NR: no route */
+        return;
+    }
+    apply_response_headers(req, end->table, end->vhost, route);
+    switch (route->kind) {
+    case FD_ROUTE_DIRECT_RESPONSE:
+        FD_STAT_INC(wl->stats.rq_direct_response);
+        send_direct(req, &route->direct);
+        break;
+    case FD_ROUTE_REDIRECT:
+        FD_STAT_INC(wl->stats.rq_redirect);
+        send_redirect(req, route);
+        break;
+    case FD_ROUTE_FORWARD:
+        fd_router_forward(&wl->worker->router, req, &end->chain->http, end->vhost, route, &end->info);
+        break;
+    }
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     fd_worker_listener_t *wl = fd_worker_listener_of(req->conn->ctx);
@@ -169,36 +205,28 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         req->http1_is_persistent = 0; /* "connection: close": the client reconnects elsewhere */
     const fd_filter_chain_t *chain = pick_chain(wl, req, &config->listeners[((stream_handler_t *)self)->listener]);
     end->chain = chain;
-    if (chain != NULL && headers_too_large(req, &chain->http)) {
+    if (chain == NULL) {
+        route_request(end);
+        return 0;
+    }
+    if (headers_too_large(req, &chain->http)) {
         req->http1_is_persistent = 0;
         fd_router_local_reply(req, 431, "Request Header Fields Too Large", "");
         return 0;
     }
-    if (chain != NULL)
-        fd_router_edge_headers(&worker->router, req, &chain->http);
-    const fd_route_table_t *table = chain != NULL ? chain->http.routes : NULL;
+    fd_router_edge_headers(&worker->router, req, &chain->http);
+    const fd_route_table_t *table = chain->http.routes;
     fd_route_request_t rr = {req->authority, req->path, req->method, req->scheme->name, &req->headers};
-    const fd_virtual_host_t *vhost = table != NULL ? fd_route_find_vhost(table, req->authority) : NULL;
-    const fd_route_t *route = vhost != NULL ? fd_route_find(vhost, &rr) : NULL;
-    end->route = route;
-    if (route == NULL) {
-        FD_STAT_INC(wl->stats.no_route);
-        end->info.response_flags = "NR";
-        fd_router_local_reply(req, 404, "Not Found", ""); /* NR: no route */
-        return 0;
-    }
-    apply_response_headers(req, table, vhost, route);
-    switch (route->kind) {
-    case FD_ROUTE_DIRECT_RESPONSE:
-        FD_STAT_INC(wl->stats.rq_direct_response);
-        send_direct(req, &route->direct);
-        break;
-    case FD_ROUTE_REDIRECT:
-        FD_STAT_INC(wl->stats.rq_redirect);
-        send_redirect(req, route);
-        break;
-    case FD_ROUTE_FORWARD: fd_router_forward(&worker->router, req, &chain->http, vhost, route, &end->info); break;
-    }
+    end->table = table;
+    end->vhost = table != NULL ? fd_route_find_vhost(table, req->authority) : NULL;
+    end->route = end->vhost != NULL ? fd_route_find(end->vhost, &rr) : NULL;
+    /* as Envoy's router, the route is chosen once, before the filters; they see its name */
+    fd_string_t route_name = end->route != NULL ? end->route->name : (fd_string_t){"", 0};
+    end->filters = fd_filter_chain_begin(req, &chain->http, &worker->timers, route_name, route_request, end);
+    if (end->filters != NULL)
+        fd_filter_chain_run(end->filters);
+    else
+        route_request(end);
     return 0;
 }
 

@@ -47,7 +47,7 @@ static void start_attempt(forward_t *fw);
 
 #define CONNECT_ERROR_BODY "upstream connect error or disconnect/reset before headers. reset reason: "
 
-static const char *reason_phrase(int status)
+const char *fd_router_reason_phrase(int status)
 {
     switch (status / 100) {
     case 1: return "Informational";
@@ -101,7 +101,7 @@ static void fail(forward_t *fw, int status, const char *body, const char *flags)
     finish(fw, 0);
     fw->info->response_flags = flags;
     if (!fw->response_started)
-        fd_router_local_reply(fw->req, status, reason_phrase(status), body);
+        fd_router_local_reply(fw->req, status, fd_router_reason_phrase(status), body);
     else
         h2o_send(fw->req, NULL, 0, H2O_SEND_STATE_ERROR); /* headers are out: reset the stream */
 }
@@ -288,7 +288,7 @@ static void on_upstream_head(fd_upstream_request_t *upstream, int minor_version,
         return;
     }
     req->res.status = status;
-    req->res.reason = reason_phrase(status);
+    req->res.reason = fd_router_reason_phrase(status);
     fd_stats_count_status(&fw->cluster->stats.upstream_rq_1xx, status);
     /* the stream set the route's response headers for a local reply; the upstream's response
      * starts afresh, and they are applied on top of it, once, below */

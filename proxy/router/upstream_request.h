@@ -29,6 +29,9 @@ void fd_router_edge_headers(fd_router_worker_t *rw, h2o_req_t *req, const fd_htt
 /* The route's hash policies applied to req (for RING_HASH); 0 when none produced a value. */
 int fd_router_hash_request(h2o_req_t *req, const fd_route_forward_t *fw, uint64_t *hash);
 
+/* The reason phrase frontdesk sends with a status (HTTP/1.1). */
+const char *fd_router_reason_phrase(int status);
+
 /* Envoy's local reply: status, a short text body. */
 void fd_router_local_reply(h2o_req_t *req, int status, const char *reason, const char *body);
 

@@ -138,6 +138,7 @@ static void dispose_worker(fd_worker_t *worker)
         h2o_context_dispose(ctx);
     }
     fd_router_worker_dispose(&worker->router);
+    fd_loop_timers_dispose(&worker->timers);
     h2o_multithread_unregister_receiver(worker->queue, &worker->control);
     h2o_multithread_destroy_queue(worker->queue);
     fd_config_release(worker->config);
@@ -150,6 +151,8 @@ static void dispose_worker(fd_worker_t *worker)
  * made it: this one, not the main thread, whose allocator is not ours to share. */
 static void make_queue(fd_worker_t *worker)
 {
+    if (fd_loop_timers_init(&worker->timers, worker->loop) != 0) /* before any request can come */
+        perror("frontdesk: timerfd_create");
     worker->queue = h2o_multithread_create_queue(worker->loop);
     h2o_multithread_register_receiver(worker->queue, &worker->control, on_control);
     sem_post(&worker->queue_made);

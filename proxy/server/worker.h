@@ -11,6 +11,7 @@
 #include "proxy/config/config.h"
 #include "proxy/router/router.h"
 #include "proxy/stats/stats.h"
+#include "proxy/util/loop_timers.h"
 
 struct fd_server;
 
@@ -33,6 +34,7 @@ typedef struct fd_worker {
     h2o_evloop_t *loop;
     fd_config_t *config; /* this worker's reference to the current snapshot */
     fd_router_worker_t router;
+    fd_loop_timers_t timers;                 /* filters' timers */
     struct fd_access_log_worker *access_log; /* this thread's access log buffers */
     fd_worker_listener_t *listeners;
     size_t n_listeners;

@@ -106,7 +106,7 @@ static fd_route_table_t *load_vhosts(const char *vhosts)
     free(yaml);
     if (rc == 0) {
         fx->booted = 1;
-        fx->config = fd_translate_bootstrap(fx->boot.config, &fx->boot.source, &fx->errs);
+        fx->config = fd_translate_bootstrap(fx->boot.config, &fx->boot.source, NULL, &fx->errs);
     }
     if (fx->config == NULL) {
         char *text = fd_cfg_errors_join(&fx->errs);

@@ -73,7 +73,8 @@ export async function startFrontdesk(yaml, { adminPort, args = [], env = {}, rea
 }
 
 // An HCM listener block with the given route_config (as YAML text, indented for it).
-export function httpListener(name, port, routeConfigYaml, { extraHcm = '' } = {}) {
+// httpFilters: http_filters entries (YAML text, indented for the list) before the router.
+export function httpListener(name, port, routeConfigYaml, { extraHcm = '', httpFilters = '' } = {}) {
   return `
   - name: ${name}
     address: {socket_address: {address: 127.0.0.1, port_value: ${port}}}
@@ -86,7 +87,7 @@ export function httpListener(name, port, routeConfigYaml, { extraHcm = '' } = {}
 ${extraHcm}
           route_config:
 ${routeConfigYaml}
-          http_filters:
+          http_filters:${httpFilters}
           - name: envoy.filters.http.router
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}`;
 }
