@@ -195,6 +195,7 @@ int fd_filter_chain_local_reply(fd_filter_chain_stream_t *s, int status, const c
     if (len != 0)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
     s->phase = FD_FILTER_PHASE_ROUTED; /* the response hooks take over from here */
+    req->res.content_length = len;
     h2o_send_inline(req, body, len);
     return 0;
 }

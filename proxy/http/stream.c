@@ -143,6 +143,7 @@ static void send_direct(h2o_req_t *req, const fd_route_direct_t *direct)
     req->res.reason = reasons[direct->status / 100 < 6 ? direct->status / 100 : 0];
     if (direct->body.len != 0 && h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1) == -1)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
+    req->res.content_length = direct->body.len;
     h2o_send_inline(req, direct->body.base, direct->body.len);
 }
 
@@ -152,6 +153,7 @@ static void send_redirect(h2o_req_t *req, const fd_route_t *route)
     req->res.status = route->redirect.status;
     req->res.reason = "Redirect";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, location.base, location.len);
+    req->res.content_length = 0;
     h2o_send_inline(req, "", 0);
 }
 

@@ -65,6 +65,7 @@ void fd_router_local_reply(h2o_req_t *req, int status, const char *reason, const
     size_t len = strlen(body);
     if (len != 0)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
+    req->res.content_length = len; /* as Envoy's: framed by length, the connection kept */
     h2o_send_inline(req, body, len);
 }
 

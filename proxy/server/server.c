@@ -35,8 +35,6 @@ struct fd_server {
     uint64_t drain_deadline; /* CLOCK_MONOTONIC ms */
 };
 
-#define FD_MAX_REQUEST_BODY_BYTES (64u << 20)
-
 h2o_globalconf_t *fd_server_globalconf(fd_server_t *server, size_t listener)
 {
     return &server->globalconfs[listener];
@@ -99,6 +97,15 @@ static void init_globalconf(fd_server_t *server, size_t index)
         http->http2_max_concurrent_streams < 256 ? http->http2_max_concurrent_streams : 256;
     h2o_hostconf_t *host = h2o_config_register_host(conf, h2o_iovec_init(H2O_STRLIT("*")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    /* h2o's default filter chunk-encodes HTTP/1.1 bodies of unknown length and closes the
+     * connection after any such non-200 response; frontdesk's HTTP/1.1 codec frames bodies
+     * itself (HTTP/2 never needed it) */
+    for (size_t i = 0; i < path->filters.size; i++) {
+        if (path->filters.entries[i]->dispose != NULL)
+            path->filters.entries[i]->dispose(path->filters.entries[i]);
+        free(path->filters.entries[i]);
+    }
+    path->filters.size = 0;
     fd_stream_register(path, index);
 }
 

@@ -15,6 +15,9 @@ typedef struct fd_server_options {
     json_t *bootstrap_json; /* the loaded bootstrap, for the admin's /config_dump (borrowed) */
 } fd_server_options_t;
 
+/* h2o 2.2 reads a request body whole before the handler runs: the most one request may hold. */
+#define FD_MAX_REQUEST_BODY_BYTES (64u << 20)
+
 typedef struct fd_server fd_server_t;
 struct fd_router_worker;
 struct fd_worker;

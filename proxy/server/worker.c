@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "proxy/accesslog/access_log.h"
+#include "proxy/server/accept.h"
 #include "proxy/server/server.h"
 
 #define ACCEPTS_PER_WAKEUP 16
@@ -67,7 +68,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         wl->worker->connections++;
         FD_STAT_INC(wl->stats.downstream_cx_total);
         FD_STAT_INC(wl->stats.downstream_cx_active);
-        h2o_accept(&wl->accept_ctx, sock);
+        fd_accept_connection(wl, sock);
     }
 }
 
@@ -83,6 +84,7 @@ static void stop_accepting(fd_worker_t *worker)
             wl->sock = NULL;
         }
         h2o_context_request_shutdown(&wl->ctx);
+        fd_http1_close_idle(&wl->http1); /* the others close once their request is answered */
         /* h2o 2.2 has no call to close idle connections: shorten their idle timers instead, so
          * keep-alive connections idle since before the drain close within a second. */
         if (wl->ctx.http1.req_timeout.timeout > DRAIN_IDLE_TIMEOUT_MS)
@@ -118,6 +120,8 @@ static void init_listener(fd_worker_t *worker, size_t i, int fd)
     wl->accept_ctx.ctx = &wl->ctx;
     wl->accept_ctx.hosts = wl->ctx.globalconf->hosts;
     wl->accept_ctx.ssl_ctx = fd_server_ssl_ctx(worker->server, i);
+    fd_http1_listener_init(&wl->http1, &wl->accept_ctx, &fd_listener_first_chain(&worker->config->listeners[i])->http,
+                           FD_MAX_REQUEST_BODY_BYTES);
     wl->sock = h2o_evloop_socket_create(worker->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     wl->sock->data = wl;
     h2o_socket_read_start(wl->sock, on_accept);
@@ -135,6 +139,7 @@ static void dispose_worker(fd_worker_t *worker)
         /* h2o_context_request_shutdown armed HTTP/2's graceful-shutdown timer; no connection is left */
         if (h2o_timeout_is_linked(&ctx->http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
+        fd_http1_listener_dispose(&worker->listeners[i].http1);
         h2o_context_dispose(ctx);
     }
     fd_router_worker_dispose(&worker->router);

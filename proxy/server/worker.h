@@ -9,6 +9,7 @@
 #include <semaphore.h>
 
 #include "proxy/config/config.h"
+#include "proxy/http/http1_server.h"
 #include "proxy/router/router.h"
 #include "proxy/stats/stats.h"
 #include "proxy/util/loop_timers.h"
@@ -21,6 +22,7 @@ typedef struct fd_worker_listener {
     size_t index; /* in config->listeners */
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
+    fd_http1_listener_t http1; /* the HTTP/1.1 connections and their settings */
     h2o_socket_t *sock;
     h2o_timeout_entry_t accept_pause; /* accepting paused after EMFILE and the like */
     int fd;

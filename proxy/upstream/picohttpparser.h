@@ -15,6 +15,12 @@ struct phr_header {
     size_t value_len;
 };
 
+/* Parses a request head; returns as phr_parse_response does. On -1, *num_headers equal to the
+ * capacity given means the head had more header lines than that. */
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path,
+                      size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
+                      size_t last_len);
+
 /* Returns the length of the response head if it is complete, -2 if it is partial, -1 if it is
  * malformed; last_len is the buffer's length at the previous call (0 on the first), so a head
  * arriving in pieces is not rescanned from the start. */

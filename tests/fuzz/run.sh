@@ -18,9 +18,12 @@ if ! [[ $duration =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 out=$(mkdir -p "${FUZZ_OUT:-build/fuzz}" && cd "${FUZZ_OUT:-build/fuzz}" && pwd)
-targets=(bootstrap_yaml xds_resource)
+targets=(bootstrap_yaml xds_resource http1_request)
 loader_srcs=(cfg_errors cfg_source pb_fields ptrmap yaml_loader yaml_scalars yaml_wkt)
 libs=(-lprotobuf-c -lyaml -lcrypto)
+# What a target needs beyond the config loader: its own sources and libraries.
+declare -A extra_srcs=([http1_request]="proxy/http/http1_head.c proxy/util/format.c")
+declare -A extra_libs=([http1_request]="-lh2o-evloop -lssl")
 
 # --- build -------------------------------------------------------------------------
 
@@ -37,7 +40,7 @@ fi
 export FUZZ_CC=${CC_FUZZ:-clang}
 export FUZZ_CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
--Wall -Wextra -Werror -Wno-unused-parameter -I. -I$gen -Iproto"
+-Wall -Wextra -Werror -Wno-unused-parameter -DH2O_USE_LIBUV=0 -I. -I$gen -Iproto"
 export FUZZ_OBJ=$out/obj
 # Objects are reused while the compiler, the flags and every file they read are unchanged.
 stamp="$FUZZ_CC $($FUZZ_CC --version | head -1) $FUZZ_CFLAGS"
@@ -73,7 +76,11 @@ export gen
 sources=("$gen/fd_proto_registry.c")
 mapfile -t -O 1 sources < <(find -L "$gen" -name '*.pb-c.c' | sort)
 for s in "${loader_srcs[@]}"; do sources+=("proxy/config/$s.c"); done
-for t in "${targets[@]}"; do sources+=("tests/fuzz/${t}_fuzz.c"); done
+for t in "${targets[@]}"; do
+    sources+=("tests/fuzz/${t}_fuzz.c")
+    # shellcheck disable=SC2206 # a list of paths
+    [[ -n ${extra_srcs[$t]:-} ]] && sources+=(${extra_srcs[$t]})
+done
 
 todo=()
 for s in "${sources[@]}"; do stale "$s" && todo+=("$s"); done
@@ -86,11 +93,13 @@ if ((${#todo[@]})) &&
 fi
 
 common=()
-for s in "${sources[@]}"; do [[ $s == tests/fuzz/* ]] || common+=("$(obj_of "$s")"); done
+for s in "${sources[@]}"; do [[ $s == tests/fuzz/* || " ${extra_srcs[*]} " == *" $s "* ]] || common+=("$(obj_of "$s")"); done
 for t in "${targets[@]}"; do
-    # shellcheck disable=SC2086
-    if ! $FUZZ_CC $FUZZ_CFLAGS -fsanitize=fuzzer "$(obj_of "tests/fuzz/${t}_fuzz.c")" "${common[@]}" \
-        "${libs[@]}" -o "$out/bin/${t}_fuzz" 2>"$out/link.log"; then
+    own=()
+    for s in ${extra_srcs[$t]:-}; do own+=("$(obj_of "$s")"); done
+    # shellcheck disable=SC2086 # FUZZ_CFLAGS and extra_libs are lists of words
+    if ! $FUZZ_CC $FUZZ_CFLAGS -fsanitize=fuzzer "$(obj_of "tests/fuzz/${t}_fuzz.c")" "${own[@]}" "${common[@]}" \
+        "${libs[@]}" ${extra_libs[$t]:-} -o "$out/bin/${t}_fuzz" 2>"$out/link.log"; then
         cat "$out/link.log" >&2
         echo "fuzz: linking ${t}_fuzz failed (errors above)" >&2
         exit 1
