@@ -11,8 +11,10 @@
 extern "C" {
 #endif
 
-/* Raised when a change would break a compiled plugin; functions are only ever appended to
- * fd_filter_api_t within a version (a plugin may check api->struct_size for newer ones). */
+/* Raised when a change would break a compiled plugin. Within a version, members are only
+ * ever appended: to fd_filter_api_t (a plugin may check api->struct_size before calling a
+ * newer one) and to fd_filter_descriptor_t (a proxy reads what struct_size covers, the rest
+ * as NULL). */
 #define FD_FILTER_ABI_VERSION 1
 
 typedef struct fd_filter_api fd_filter_api_t;
@@ -81,6 +83,11 @@ typedef struct fd_filter_descriptor {
     void *(*create_config)(const fd_filter_api_t *api, const fd_filter_config_input_t *input, char *error,
                            size_t error_size);
     void (*destroy_config)(void *config);
+    /* The same for a typed_per_filter_config entry of a route or virtual host (keyed by the
+     * filter's http_filters name); NULL when the filter takes none. */
+    void *(*create_route_config)(const fd_filter_api_t *api, const fd_filter_config_input_t *input, char *error,
+                                 size_t error_size);
+    void (*destroy_route_config)(void *route_config);
     size_t state_size;
     /* Request headers, in http_filters order; the body (if any) is then readable whole. */
     fd_filter_status_t (*on_request_headers)(fd_filter_stream_t *stream, void *config, void *state);
@@ -133,6 +140,9 @@ struct fd_filter_api {
     /* A one-shot timer on the stream's worker; cancelled by itself when the stream ends. */
     fd_filter_timer_t *(*timer_start)(fd_filter_stream_t *s, uint64_t ms, fd_filter_timer_cb cb, void *arg);
     void (*timer_cancel)(fd_filter_stream_t *s, fd_filter_timer_t *timer);
+    /* The calling filter's per-route config for this request: its route's, else its virtual
+     * host's, else its route configuration's; NULL when none has one. */
+    const void *(*route_config)(fd_filter_stream_t *s);
     /* Writes a line to frontdesk's log (stderr), naming the filter; s may be NULL (config
      * time). Debug lines are dropped. */
     void (*log)(fd_filter_stream_t *s, fd_filter_log_level_t level, const char *message);
@@ -211,6 +221,11 @@ static inline fd_filter_timer_t *fd_filter_timer_start(fd_filter_stream_t *s, ui
 static inline void fd_filter_timer_cancel(fd_filter_stream_t *s, fd_filter_timer_t *timer)
 {
     s->api->timer_cancel(s, timer);
+}
+
+static inline const void *fd_filter_route_config(fd_filter_stream_t *s)
+{
+    return s->api->route_config(s);
 }
 
 static inline void fd_filter_log(fd_filter_stream_t *s, fd_filter_log_level_t level, const char *message)

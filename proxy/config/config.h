@@ -191,6 +191,18 @@ typedef struct fd_route_direct {
     fd_string_t body;
 } fd_route_direct_t;
 
+/* A typed_per_filter_config entry: for the HTTP filter of that name, the config its
+ * create_route_config made (destroyed with the config pool). */
+typedef struct fd_filter_route_config {
+    fd_string_t filter_name;
+    void *config;
+} fd_filter_route_config_t;
+
+typedef struct fd_filter_route_configs {
+    fd_filter_route_config_t *entries;
+    size_t n;
+} fd_filter_route_configs_t;
+
 typedef struct fd_route {
     fd_string_t name;
     fd_route_match_t match;
@@ -201,6 +213,7 @@ typedef struct fd_route {
         fd_route_direct_t direct;
     };
     fd_header_ops_t request_headers, response_headers;
+    fd_filter_route_configs_t filter_configs;
 } fd_route_t;
 
 typedef enum fd_domain_kind {
@@ -221,7 +234,8 @@ typedef struct fd_virtual_host {
     fd_route_t *routes;
     size_t n_routes;
     fd_header_ops_t request_headers, response_headers;
-    int require_tls;              /* 0 none, 1 external only, 2 all */
+    int require_tls; /* 0 none, 1 external only, 2 all */
+    fd_filter_route_configs_t filter_configs;
     struct fd_route_index *index; /* built by fd_route_index_build (proxy/router/route_match.h) */
 } fd_virtual_host_t;
 
@@ -234,6 +248,7 @@ typedef struct fd_route_table {
     fd_domain_t *domains;
     size_t n_domains;
     fd_header_ops_t request_headers, response_headers;
+    fd_filter_route_configs_t filter_configs;
     struct fd_domain_index *index; /* built by fd_route_index_build (proxy/router/route_match.h) */
 } fd_route_table_t;
 

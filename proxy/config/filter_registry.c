@@ -2,6 +2,7 @@
 #include "proxy/config/filter_registry.h"
 
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,10 @@ void fd_filter_registry_free(fd_filter_registry_t *registry)
 {
     if (registry == NULL)
         return;
-    for (size_t i = 0; i < registry->n_filters; i++)
+    for (size_t i = 0; i < registry->n_filters; i++) {
         free((char *)registry->filters[i].origin);
+        free((void *)registry->filters[i].filter);
+    }
     for (size_t i = 0; i < registry->n_handles; i++)
         dlclose(registry->handles[i]);
     free(registry->filters);
@@ -68,12 +71,13 @@ static int check_descriptor(const fd_filter_descriptor_t *filter, const char *or
                  origin, filter->name != NULL ? filter->name : "?", filter->abi_version, FD_FILTER_ABI_VERSION);
         return -1;
     }
-    if (filter->struct_size != sizeof(fd_filter_descriptor_t) || filter->name == NULL || filter->type_url == NULL ||
+    size_t least = offsetof(fd_filter_descriptor_t, create_config) + sizeof(filter->create_config);
+    if (filter->struct_size < least || filter->name == NULL || filter->type_url == NULL ||
         filter->create_config == NULL) {
         snprintf(error, error_size,
-                 "%s: a filter descriptor is malformed (struct_size %u, expected %zu; name, type_url and create_config "
-                 "are required)",
-                 origin, filter->struct_size, sizeof(fd_filter_descriptor_t));
+                 "%s: a filter descriptor is malformed (struct_size %u, at least %zu; name, type_url and "
+                 "create_config are required)",
+                 origin, filter->struct_size, least);
         return -1;
     }
     return 0;
@@ -92,10 +96,14 @@ int fd_filter_registry_add(fd_filter_registry_t *registry, const fd_filter_descr
     }
     fd_filter_registration_t *grown = realloc(registry->filters, (registry->n_filters + 1) * sizeof(*grown));
     char *origin_copy = strdup(origin);
-    if (grown == NULL || origin_copy == NULL)
+    /* a copy whose members past what the filter was built with read as NULL */
+    fd_filter_descriptor_t *copy = calloc(1, sizeof(*copy));
+    if (grown == NULL || origin_copy == NULL || copy == NULL)
         abort();
+    memcpy(copy, filter, filter->struct_size < sizeof(*copy) ? filter->struct_size : sizeof(*copy));
+    copy->struct_size = sizeof(*copy);
     registry->filters = grown;
-    registry->filters[registry->n_filters++] = (fd_filter_registration_t){filter, origin_copy};
+    registry->filters[registry->n_filters++] = (fd_filter_registration_t){copy, origin_copy};
     return 0;
 }
 
@@ -127,8 +135,11 @@ int fd_filter_registry_load_plugin(fd_filter_registry_t *registry, const char *p
     size_t before = registry->n_filters;
     for (size_t i = 0; plugin->filters != NULL && plugin->filters[i] != NULL; i++) {
         if (fd_filter_registry_add(registry, plugin->filters[i], path, error, error_size) != 0) {
-            while (registry->n_filters > before)
-                free((char *)registry->filters[--registry->n_filters].origin);
+            while (registry->n_filters > before) {
+                registry->n_filters--;
+                free((char *)registry->filters[registry->n_filters].origin);
+                free((void *)registry->filters[registry->n_filters].filter);
+            }
             dlclose(handle);
             return -1;
         }

@@ -243,21 +243,3 @@ void fd_tr_route_action(fd_translator_t *tr, const Envoy__Config__Route__V3__Rou
     default: fd_tr_error(tr, r, "a route needs one of route, redirect or direct_response");
     }
 }
-
-/* The map entries of every typed_per_filter_config share this layout. */
-typedef struct per_filter_entry {
-    ProtobufCMessage base;
-    char *key;
-    Google__Protobuf__Any *value;
-} per_filter_entry_t;
-
-void fd_tr_per_filter_configs(fd_translator_t *tr, void *const *entries, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const per_filter_entry_t *e = entries[i];
-        size_t s = fd_tr_push(tr, "typed_per_filter_config");
-        fd_tr_error(tr, e, "per-route config for HTTP filter '%s' is not supported: frontdesk has no such filter yet",
-                    e->key);
-        fd_tr_pop(tr, s);
-    }
-}

@@ -94,7 +94,7 @@ void fd_tr_route_table(fd_translator_t *tr, const Envoy__Config__Route__V3__Rout
 void fd_tr_cluster(fd_translator_t *tr, const Envoy__Config__Cluster__V3__Cluster *c, fd_cluster_t *out);
 void fd_tr_route_action(fd_translator_t *tr, const Envoy__Config__Route__V3__Route *r, fd_route_t *out);
 /* typed_per_filter_config maps (of any level: their entries share one layout). */
-void fd_tr_per_filter_configs(fd_translator_t *tr, void *const *entries, size_t n);
+void fd_tr_per_filter_configs(fd_translator_t *tr, void *const *entries, size_t n, fd_filter_route_configs_t *out);
 /* An HTTP filter other than the router, from the filter registry; -1 (with an error unless
  * is_optional) when no filter takes its config. */
 int fd_tr_http_filter(fd_translator_t *tr, const void *addr, const char *name,

@@ -142,7 +142,8 @@ static void translate_route(fd_translator_t *tr, const Envoy__Config__Route__V3_
     fd_tr_header_ops(tr, "response", r->response_headers_to_add, r->n_response_headers_to_add,
                      r->response_headers_to_remove, r->n_response_headers_to_remove, &out->response_headers);
     if (r->n_typed_per_filter_config != 0)
-        fd_tr_per_filter_configs(tr, (void *const *)r->typed_per_filter_config, r->n_typed_per_filter_config);
+        fd_tr_per_filter_configs(tr, (void *const *)r->typed_per_filter_config, r->n_typed_per_filter_config,
+                                 &out->filter_configs);
 }
 
 /* "*", "*.example.com", "api.*" or an exact name, as Envoy accepts them. */
@@ -212,7 +213,8 @@ static void translate_vhost(fd_translator_t *tr, const Envoy__Config__Route__V3_
     fd_tr_header_ops(tr, "response", vh->response_headers_to_add, vh->n_response_headers_to_add,
                      vh->response_headers_to_remove, vh->n_response_headers_to_remove, &out->response_headers);
     if (vh->n_typed_per_filter_config != 0)
-        fd_tr_per_filter_configs(tr, (void *const *)vh->typed_per_filter_config, vh->n_typed_per_filter_config);
+        fd_tr_per_filter_configs(tr, (void *const *)vh->typed_per_filter_config, vh->n_typed_per_filter_config,
+                                 &out->filter_configs);
 }
 
 /* A domain with where it was written, for the duplicate check. */
@@ -290,5 +292,6 @@ void fd_tr_route_table(fd_translator_t *tr, const Envoy__Config__Route__V3__Rout
     fd_tr_header_ops(tr, "response", rc->response_headers_to_add, rc->n_response_headers_to_add,
                      rc->response_headers_to_remove, rc->n_response_headers_to_remove, &out->response_headers);
     if (rc->n_typed_per_filter_config != 0)
-        fd_tr_per_filter_configs(tr, (void *const *)rc->typed_per_filter_config, rc->n_typed_per_filter_config);
+        fd_tr_per_filter_configs(tr, (void *const *)rc->typed_per_filter_config, rc->n_typed_per_filter_config,
+                                 &out->filter_configs);
 }

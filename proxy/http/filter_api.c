@@ -109,7 +109,9 @@ static fd_filter_string_t api_attribute(fd_filter_stream_t *stream, fd_filter_at
     case FD_FILTER_SCHEME: return string_of(req->scheme->name);
     case FD_FILTER_REMOTE_ADDRESS: return remote_address(s);
     case FD_FILTER_ROUTE_NAME:
-        return (fd_filter_string_t){s->route_name.base ? s->route_name.base : "", s->route_name.len};
+        return s->route.route != NULL && s->route.route->name.len != 0
+                   ? (fd_filter_string_t){s->route.route->name.base, s->route.route->name.len}
+                   : (fd_filter_string_t){"", 0};
     case FD_FILTER_REQUEST_BODY: return string_of(req->entity);
     }
     return (fd_filter_string_t){"", 0};
@@ -175,6 +177,27 @@ void fd_filter_chain_stop_timers(fd_filter_chain_stream_t *s)
     }
 }
 
+static const void *find_route_config(const fd_filter_route_configs_t *configs, fd_string_t name)
+{
+    for (size_t i = 0; i < configs->n; i++)
+        if (configs->entries[i].filter_name.len == name.len &&
+            memcmp(configs->entries[i].filter_name.base, name.base, name.len) == 0)
+            return configs->entries[i].config;
+    return NULL;
+}
+
+static const void *api_route_config(fd_filter_stream_t *stream)
+{
+    fd_filter_chain_stream_t *s = chain_of(stream);
+    fd_string_t name = s->filters[s->current].name;
+    const void *config = s->route.route != NULL ? find_route_config(&s->route.route->filter_configs, name) : NULL;
+    if (config == NULL && s->route.vhost != NULL)
+        config = find_route_config(&s->route.vhost->filter_configs, name);
+    if (config == NULL && s->route.table != NULL)
+        config = find_route_config(&s->route.table->filter_configs, name);
+    return config;
+}
+
 static void api_log(fd_filter_stream_t *stream, fd_filter_log_level_t level, const char *message)
 {
     static const char *names[] = {"", "debug", "info", "warning", "error"};
@@ -204,6 +227,7 @@ static const fd_filter_api_t api = {
     .alloc = api_alloc,
     .timer_start = api_timer_start,
     .timer_cancel = api_timer_cancel,
+    .route_config = api_route_config,
     .log = api_log,
 };
 

@@ -201,7 +201,8 @@ int fd_filter_chain_local_reply(fd_filter_chain_stream_t *s, int status, const c
 }
 
 fd_filter_chain_stream_t *fd_filter_chain_begin(h2o_req_t *req, const fd_http_manager_t *http, fd_loop_timers_t *timers,
-                                                fd_string_t route_name, fd_filter_chain_routed_cb on_routed, void *data)
+                                                fd_filter_chain_route_t route, fd_filter_chain_routed_cb on_routed,
+                                                void *data)
 {
     size_t n = http->n_filters - 1; /* the router is last, and is the stream's own */
     if (n == 0)
@@ -212,7 +213,7 @@ fd_filter_chain_stream_t *fd_filter_chain_begin(h2o_req_t *req, const fd_http_ma
                                     .filters = http->filters,
                                     .n_filters = n,
                                     .states = (void **)(s + 1),
-                                    .route_name = route_name,
+                                    .route = route,
                                     .timers = timers,
                                     .on_routed = on_routed,
                                     .routed_data = data};

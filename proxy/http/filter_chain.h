@@ -17,6 +17,13 @@ typedef enum fd_filter_phase {
     FD_FILTER_PHASE_ENDED,
 } fd_filter_phase_t;
 
+/* Where the request was routed (any may be NULL): for the route's name and per-route configs. */
+typedef struct fd_filter_chain_route {
+    const fd_route_table_t *table;
+    const fd_virtual_host_t *vhost;
+    const fd_route_t *route;
+} fd_filter_chain_route_t;
+
 /* Called once every request hook has continued: the stream routes the request. */
 typedef void (*fd_filter_chain_routed_cb)(void *data);
 
@@ -26,7 +33,7 @@ typedef struct fd_filter_chain_stream {
     const fd_http_filter_config_t *filters; /* the HCM's, less the router */
     size_t n_filters;
     void **states;
-    fd_string_t route_name;
+    fd_filter_chain_route_t route; /* chosen before the filters run */
     fd_loop_timers_t *timers;
     h2o_linklist_t armed_timers;
     fd_filter_chain_routed_cb on_routed;
@@ -46,7 +53,7 @@ typedef struct fd_filter_chain_stream {
 /* Sets up the chain for req (memory from its pool); the chain's response hooks see every
  * response from here on. Returns NULL when http has no filter but the router. */
 fd_filter_chain_stream_t *fd_filter_chain_begin(h2o_req_t *req, const fd_http_manager_t *http, fd_loop_timers_t *timers,
-                                                fd_string_t route_name, fd_filter_chain_routed_cb on_routed,
+                                                fd_filter_chain_route_t route, fd_filter_chain_routed_cb on_routed,
                                                 void *data);
 /* Runs the request hooks; on_routed follows unless a filter stops or answers. */
 void fd_filter_chain_run(fd_filter_chain_stream_t *stream);

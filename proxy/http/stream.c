@@ -222,9 +222,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     end->table = table;
     end->vhost = table != NULL ? fd_route_find_vhost(table, req->authority) : NULL;
     end->route = end->vhost != NULL ? fd_route_find(end->vhost, &rr) : NULL;
-    /* as Envoy's router, the route is chosen once, before the filters; they see its name */
-    fd_string_t route_name = end->route != NULL ? end->route->name : (fd_string_t){"", 0};
-    end->filters = fd_filter_chain_begin(req, &chain->http, &worker->timers, route_name, route_request, end);
+    /* as Envoy's router, the route is chosen once, before the filters: they see it and its configs */
+    fd_filter_chain_route_t routed = {end->table, end->vhost, end->route};
+    end->filters = fd_filter_chain_begin(req, &chain->http, &worker->timers, routed, route_request, end);
     if (end->filters != NULL)
         fd_filter_chain_run(end->filters);
     else

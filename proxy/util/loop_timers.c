@@ -8,6 +8,11 @@
 
 #include "proxy/util/clock.h"
 
+static int earlier(const fd_loop_timer_t *a, const fd_loop_timer_t *b)
+{
+    return a->deadline_ms < b->deadline_ms || (a->deadline_ms == b->deadline_ms && a->seq < b->seq);
+}
+
 static void place(fd_loop_timers_t *timers, fd_loop_timer_t *timer, size_t index)
 {
     timers->heap[index] = timer;
@@ -17,7 +22,7 @@ static void place(fd_loop_timers_t *timers, fd_loop_timer_t *timer, size_t index
 static void sift_up(fd_loop_timers_t *timers, size_t index)
 {
     fd_loop_timer_t *timer = timers->heap[index];
-    while (index > 1 && timers->heap[index / 2]->deadline_ms > timer->deadline_ms) {
+    while (index > 1 && earlier(timer, timers->heap[index / 2])) {
         place(timers, timers->heap[index / 2], index);
         index /= 2;
     }
@@ -31,9 +36,9 @@ static void sift_down(fd_loop_timers_t *timers, size_t index)
         size_t child = index * 2;
         if (child > timers->size)
             break;
-        if (child + 1 <= timers->size && timers->heap[child + 1]->deadline_ms < timers->heap[child]->deadline_ms)
+        if (child + 1 <= timers->size && earlier(timers->heap[child + 1], timers->heap[child]))
             child++;
-        if (timers->heap[child]->deadline_ms >= timer->deadline_ms)
+        if (!earlier(timers->heap[child], timer))
             break;
         place(timers, timers->heap[child], index);
         index = child;
@@ -85,6 +90,7 @@ void fd_loop_timer_start(fd_loop_timers_t *timers, fd_loop_timer_t *timer, uint6
         timers->capacity = capacity;
     }
     timer->deadline_ms = fd_monotonic_ms() + ms;
+    timer->seq = timers->next_seq++;
     timer->cb = cb;
     place(timers, timer, ++timers->size);
     sift_up(timers, timers->size);

@@ -14,6 +14,7 @@ typedef void (*fd_loop_timer_cb)(fd_loop_timer_t *timer);
 /* Embedded in its owner; zero-initialised it is not armed. */
 struct fd_loop_timer {
     uint64_t deadline_ms; /* on fd_monotonic_ms's clock */
+    uint64_t seq;         /* equal deadlines fire in the order they were set */
     size_t heap_index;    /* 1-based place in the heap; 0: not armed */
     fd_loop_timer_cb cb;
 };
@@ -24,6 +25,7 @@ typedef struct fd_loop_timers {
     h2o_socket_t *sock; /* the timerfd */
     int armed;          /* the timerfd is set, to armed_ms */
     uint64_t armed_ms;
+    uint64_t next_seq;
 } fd_loop_timers_t;
 
 /* -1 with errno when no timerfd can be made. */

@@ -33,8 +33,24 @@ const routes = `
               - match: {prefix: "/direct"}
                 name: direct
                 direct_response: {status: 200, body: {inline_string: "direct\\n"}}
+              - match: {prefix: "/renamed"}
+                route: {cluster: b}
+                typed_per_filter_config:
+                  tag-a:
+                    "@type": type.googleapis.com/xds.type.v3.TypedStruct
+                    type_url: type.googleapis.com/test.Tag\n                    value: {name: route-a}
               - match: {prefix: "/"}
                 name: to-backend
+                route: {cluster: b}
+            - name: tagged
+              domains: ["tagged.example"]
+              typed_per_filter_config:
+                tag-b:
+                  "@type": type.googleapis.com/xds.type.v3.TypedStruct
+                  type_url: type.googleapis.com/test.Tag
+                  value: {name: vhost-b}
+              routes:
+              - match: {prefix: "/"}
                 route: {cluster: b}`;
 
 let fd, backend, seen = [], ports = {};
@@ -92,6 +108,17 @@ test('request hooks run in http_filters order, response hooks in reverse, on eve
   const direct = await httpRequest(ports.order, '/direct');
   assert.equal(direct.body, 'direct\n');
   assert.equal(direct.headers['x-chain-response'], 'b,a');
+});
+
+test('per-route configs: a route\'s replaces the filter\'s config there, a virtual host\'s on its routes', async () => {
+  seen = [];
+  const res = await httpRequest(ports.order, '/renamed');
+  assert.equal(seen.at(-1).headers['x-chain'], 'route-a,b');
+  assert.equal(res.headers['x-chain-response'], 'b,route-a');
+  await httpRequest(ports.order, '/other', { headers: { host: 'tagged.example' } });
+  assert.equal(seen.at(-1).headers['x-chain'], 'a,vhost-b');
+  await httpRequest(ports.order, '/plain');
+  assert.equal(seen.at(-1).headers['x-chain'], 'a,b');
 });
 
 test('a filter that answers stops the chain: later filters and the upstream never see the request', async () => {
@@ -236,6 +263,33 @@ test('a config type no loaded plugin takes is an error naming --plugin, unless t
   assert.match(r.out, /no filter takes config type 'type\.googleapis\.com\/test\.Tag' \(HTTP filter 'tag'\): load the plugin that provides it with --plugin PATH/);
   const optional = validate(filter('tag', 'test.Tag', { name: 'x' }) + '\n            is_optional: true');
   assert.equal(optional.status, 0, optional.out);
+});
+
+test('per-route configs are checked by their filter: refused, unknown, or for a filter that takes none', () => {
+  const withRoute = (perFilter) => {
+    const dir = mkdtempSync(join(tmpdir(), 'frontdesk-plugins-'));
+    const file = join(dir, 'envoy.yaml');
+    writeFileSync(file, bootstrap(9901, httpListener('v', 10000, `
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {prefix: "/"}
+                direct_response: {status: 200}
+                typed_per_filter_config:
+                  the-filter:
+                    "@type": type.googleapis.com/xds.type.v3.TypedStruct
+                    ${perFilter}`, { httpFilters: filter('the-filter', 'test.Tag', { name: 'x' }) })));
+    const r = spawnSync(binary, ['--mode', 'validate', '-c', file, '--plugin', plugin], { encoding: 'utf8' });
+    return { status: r.status, out: r.stdout + r.stderr };
+  };
+  assert.equal(withRoute('type_url: type.googleapis.com/test.Tag\n                    value: {name: y}').status, 0);
+  const refused = withRoute('type_url: type.googleapis.com/test.Tag\n                    value: {name: ""}');
+  assert.match(refused.out, /routes\[0\]\.typed_per_filter_config: filter 'test\.tag' .* refused its config: 'name' is required/);
+  const none = withRoute('type_url: type.googleapis.com/test.Pause\n                    value: {ms: 1}');
+  assert.match(none.out, /filter 'test\.pause' \(.*\) takes no per-route config \(HTTP filter 'the-filter'\)/);
+  const unknown = withRoute('type_url: type.googleapis.com/test.Nothing\n                    value: {}');
+  assert.match(unknown.out, /no filter takes config type 'type\.googleapis\.com\/test\.Nothing' \(per-route config for HTTP filter 'the-filter'\)/);
 });
 
 test('plugins that cannot run are refused at start with the reason', () => {

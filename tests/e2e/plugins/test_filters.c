@@ -1,6 +1,7 @@
 /* Filters that make the chain's behaviour visible to the e2e tests (plugins.test.mjs):
  *   test.Tag   {name, log?}   appends its name to x-chain (request) and x-chain-response
  *              (response); answers 403 when x-deny names it; logs each stream when log is set.
+ *              Per route: {name} replaces the name for requests on that route (or vhost).
  *   test.Pause {ms, phase}    pauses on the request headers, the response headers or the
  *              first piece of the response body for ms, then resumes (or, on the request,
  *              answers 429 when x-pause-reply is set); logs when a stream ends while paused.
@@ -71,9 +72,16 @@ static void *tag_create(const fd_filter_api_t *api, const fd_filter_config_input
     return config;
 }
 
+/* The route's (or virtual host's) config, when it has one, names the filter there. */
+static const tag_config_t *tag_config_of(fd_filter_stream_t *s, void *cfg)
+{
+    const tag_config_t *route = fd_filter_route_config(s);
+    return route != NULL ? route : cfg;
+}
+
 static fd_filter_status_t tag_request(fd_filter_stream_t *s, void *cfg, void *state)
 {
-    tag_config_t *config = cfg;
+    const tag_config_t *config = tag_config_of(s, cfg);
     (void)state;
     append_to_header(s, FD_FILTER_REQUEST_HEADERS, "x-chain", config->name);
     char body_bytes[32];
@@ -94,7 +102,7 @@ static fd_filter_status_t tag_request(fd_filter_stream_t *s, void *cfg, void *st
 
 static fd_filter_status_t tag_response(fd_filter_stream_t *s, void *cfg, void *state)
 {
-    tag_config_t *config = cfg;
+    const tag_config_t *config = tag_config_of(s, cfg);
     (void)state;
     append_to_header(s, FD_FILTER_RESPONSE_HEADERS, "x-chain-response", config->name);
     char status[16];
@@ -125,6 +133,8 @@ static const fd_filter_descriptor_t tag_filter = {
     .type_url = "type.googleapis.com/test.Tag",
     .create_config = tag_create,
     .destroy_config = free,
+    .create_route_config = tag_create,
+    .destroy_route_config = free,
     .on_request_headers = tag_request,
     .on_response_headers = tag_response,
     .on_log = tag_log,
