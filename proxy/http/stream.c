@@ -138,9 +138,8 @@ static void apply_response_headers(h2o_req_t *req, const fd_route_table_t *table
 
 static void send_direct(h2o_req_t *req, const fd_route_direct_t *direct)
 {
-    static const char *reasons[6] = {"", "", "OK", "Redirect", "Client Error", "Server Error"};
     req->res.status = direct->status;
-    req->res.reason = reasons[direct->status / 100 < 6 ? direct->status / 100 : 0];
+    req->res.reason = fd_router_reason_phrase(direct->status);
     if (direct->body.len != 0 && h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1) == -1)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
     req->res.content_length = direct->body.len;
@@ -151,7 +150,7 @@ static void send_redirect(h2o_req_t *req, const fd_route_t *route)
 {
     h2o_iovec_t location = fd_redirect_location(&req->pool, req, route);
     req->res.status = route->redirect.status;
-    req->res.reason = "Redirect";
+    req->res.reason = fd_router_reason_phrase(route->redirect.status);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, location.base, location.len);
     req->res.content_length = 0;
     h2o_send_inline(req, "", 0);
