@@ -9,6 +9,7 @@
 
 #include "proxy/admin/admin_stats.h"
 #include "proxy/server/listen_socket.h"
+#include "proxy/server/server.h"
 #include "proxy/version.h"
 
 struct fd_admin {
@@ -52,19 +53,19 @@ static int is_post(h2o_req_t *req)
 
 static void on_ready(fd_admin_t *admin, h2o_req_t *req)
 {
-    if (fd_server_is_draining(admin->server))
-        reply(req, 503, "text/plain", H2O_STRLIT("DRAINING\n"));
-    else
-        reply(req, 200, "text/plain", H2O_STRLIT("LIVE\n"));
+    fd_server_state_t state = fd_server_state(admin->server);
+    char body[32];
+    int n = snprintf(body, sizeof(body), "%s\n", fd_server_state_name(state));
+    reply(req, state == FD_SERVER_LIVE ? 200 : 503, "text/plain", body, (size_t)n);
 }
 
 static void on_server_info(fd_admin_t *admin, h2o_req_t *req)
 {
     char body[512];
-    int n = snprintf(
-        body, sizeof(body),
-        "{\n \"version\": \"frontdesk/%s\",\n \"state\": \"%s\",\n \"uptime_current_epoch\": \"%lds\"\n}\n", FD_VERSION,
-        fd_server_is_draining(admin->server) ? "DRAINING" : "LIVE", (long)(time(NULL) - admin->started));
+    int n =
+        snprintf(body, sizeof(body),
+                 "{\n \"version\": \"frontdesk/%s\",\n \"state\": \"%s\",\n \"uptime_current_epoch\": \"%lds\"\n}\n",
+                 FD_VERSION, fd_server_state_name(fd_server_state(admin->server)), (long)(time(NULL) - admin->started));
     reply(req, 200, "application/json", body, (size_t)n);
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy/server/eds.h"
 #include "proxy/server/worker.h"
 
 static void add_stat(fd_admin_stats_t *stats, const char *scope, const char *scope_name, const char *name,
@@ -66,6 +67,12 @@ static void collect_cluster(fd_admin_stats_t *stats, struct fd_server *server, s
     const char *name = fd_server_config(server)->clusters[c].name.base;
     for (size_t i = 0; i < fd_cluster_stat_count; i++)
         add_stat(stats, "cluster", name, fd_cluster_stat_descs[i].name, fd_cluster_stat_descs[i].kind, total[i]);
+    fd_eds_stats_t eds;
+    if (fd_eds_cluster_stats(fd_server_eds(server), c, &eds)) {
+        add_stat(stats, "cluster", name, "update_attempt", FD_STAT_COUNTER, eds.update_attempt);
+        add_stat(stats, "cluster", name, "update_success", FD_STAT_COUNTER, eds.update_success);
+        add_stat(stats, "cluster", name, "update_rejected", FD_STAT_COUNTER, eds.update_rejected);
+    }
 }
 
 /* Listeners sharing a stat_prefix share Envoy's http.<prefix> scope: sum them. */
@@ -107,7 +114,9 @@ void fd_admin_stats_collect(fd_admin_stats_t *stats, struct fd_server *server, u
             connections += FD_STAT_LOAD(fd_server_worker(server, w)->listeners[l].stats.downstream_cx_active);
     int draining = fd_server_is_draining(server);
     add_stat(stats, "server", "", "live", FD_STAT_GAUGE, !draining);
-    add_stat(stats, "server", "", "state", FD_STAT_GAUGE, draining ? 1 : 0); /* Envoy: 0 LIVE, 1 DRAINING */
+    add_stat(stats, "server", "", "state", FD_STAT_GAUGE, fd_server_state(server)); /* Envoy's numbers */
+    if (fd_server_eds(server) != NULL)
+        add_stat(stats, "control_plane", "", "connected_state", FD_STAT_GAUGE, fd_eds_connected(fd_server_eds(server)));
     add_stat(stats, "server", "", "uptime", FD_STAT_GAUGE, uptime_s);
     add_stat(stats, "server", "", "concurrency", FD_STAT_GAUGE, fd_server_worker_count(server));
     add_stat(stats, "server", "", "total_connections", FD_STAT_GAUGE, connections);

@@ -54,7 +54,8 @@ static void render_host(fd_text_buffer_t *buf, struct fd_server *server, size_t 
             pthread_mutex_unlock(&router->hosts_lock);
     }
     const char *cluster = fd_server_config(server)->clusters[c].name.base;
-    const char *hostname = first->endpoint->address.addr_len == 0 ? first->endpoint->address.host : "";
+    const char *hostname =
+        first->endpoint != NULL && first->endpoint->address.addr_len == 0 ? first->endpoint->address.host : "";
     char host[300];
     snprintf(host, sizeof(host), first->address.addr.ss_family == AF_INET6 ? "%s::[%s]:%u" : "%s::%s:%u", cluster,
              first->address.host, first->address.port);

@@ -398,6 +398,7 @@ typedef struct fd_endpoint {
     fd_socket_address_t address;
     uint32_t weight;   /* default 1 */
     uint32_t priority; /* locality priority */
+    int healthy;       /* health_status not UNHEALTHY, DRAINING or TIMEOUT: load balanced */
 } fd_endpoint_t;
 
 typedef struct fd_cluster {

@@ -5,6 +5,7 @@
 #define FD_TRANSLATE_H
 
 #include "envoy/config/bootstrap/v3/bootstrap.pb-c.h"
+#include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "proxy/config/cfg_errors.h"
 #include "proxy/config/cfg_source.h"
 #include "proxy/config/config.h"
@@ -16,5 +17,13 @@
 fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstrap *bootstrap,
                                     const fd_cfg_source_t *src, const fd_filter_registry_t *filters,
                                     fd_cfg_errors_t *errs);
+
+/* An EDS update (a ClusterLoadAssignment from a control server), checked as a static
+ * load_assignment is, into *endpoints (malloc'd; the caller frees; NULL when empty) and *n.
+ * Fields frontdesk does not support go to warnings (logged by the caller, not refused).
+ * 0, or -1 with every error in errs. */
+int fd_translate_load_assignment(const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla,
+                                 fd_endpoint_t **endpoints, size_t *n, fd_cfg_errors_t *errs,
+                                 fd_cfg_errors_t *warnings);
 
 #endif

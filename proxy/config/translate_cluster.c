@@ -1,5 +1,6 @@
 /* Clusters: discovery type, load balancing policy, endpoints with weights and
  * priorities, timeouts, upstream protocol and upstream TLS. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb-c.h"
@@ -76,6 +77,10 @@ static void translate_lb_endpoint(fd_translator_t *tr, const Envoy__Config__Endp
     fd_tr_pop(tr, saved);
     out->priority = priority;
     out->weight = 1;
+    /* as Envoy: hosts the control plane calls unhealthy, draining or timed out get no traffic */
+    out->healthy = lbe->health_status != ENVOY__CONFIG__CORE__V3__HEALTH_STATUS__UNHEALTHY &&
+                   lbe->health_status != ENVOY__CONFIG__CORE__V3__HEALTH_STATUS__DRAINING &&
+                   lbe->health_status != ENVOY__CONFIG__CORE__V3__HEALTH_STATUS__TIMEOUT;
     if (lbe->load_balancing_weight != NULL) {
         out->weight = lbe->load_balancing_weight->value;
         if (out->weight == 0)
@@ -191,4 +196,34 @@ void fd_tr_cluster(fd_translator_t *tr, const Envoy__Config__Cluster__V3__Cluste
         out->tls = fd_tr_upstream_tls(tr, c->transport_socket);
         fd_tr_pop(tr, saved);
     }
+}
+
+int fd_translate_load_assignment(const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla,
+                                 fd_endpoint_t **endpoints, size_t *n, fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings)
+{
+    /* a scratch config: its pool holds what the translator makes, copied out below */
+    fd_config_t *scratch = calloc(1, sizeof(*scratch));
+    if (scratch == NULL)
+        abort();
+    h2o_mem_init_pool(&scratch->pool);
+    scratch->refcount = 1;
+    fd_translator_t tr = {.errs = errs, .config = scratch, .warnings = warnings};
+    size_t errors_before = errs->count + errs->dropped;
+    fd_tr_check_supported(&tr, &cla->base);
+    fd_cluster_t cluster = {.type = FD_DISCOVERY_EDS}; /* addresses must be IPs, as Envoy's EDS wants */
+    translate_endpoints(&tr, cla, &cluster);
+    int ok = errs->count + errs->dropped == errors_before;
+    *endpoints = NULL;
+    *n = 0;
+    if (ok && cluster.n_endpoints != 0) {
+        *endpoints = malloc(cluster.n_endpoints * sizeof(**endpoints));
+        if (*endpoints == NULL)
+            abort();
+        memcpy(*endpoints, cluster.endpoints, cluster.n_endpoints * sizeof(**endpoints));
+        for (size_t i = 0; i < cluster.n_endpoints; i++)
+            (*endpoints)[i].address.host = NULL; /* it lived in the scratch pool; addr holds the IP */
+        *n = cluster.n_endpoints;
+    }
+    fd_config_release(scratch);
+    return ok ? 0 : -1;
 }

@@ -21,6 +21,7 @@ typedef struct fd_translator {
     fd_cfg_errors_t *errs;
     fd_config_t *config;
     const struct fd_filter_registry *filters; /* HTTP filters by config type; may be NULL */
+    fd_cfg_errors_t *warnings;                /* xDS: unsupported fields are reported here, not refused */
     char path[1024];
     size_t path_len;
     int have_cds;                           /* clusters may arrive later: a route naming an unknown cluster is fine */

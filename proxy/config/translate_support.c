@@ -155,8 +155,14 @@ static void check_message(fd_translator_t *tr, const ProtobufCMessage *msg, unsi
         if (!fd_pb_field_is_set(msg, f))
             continue;
         if (!allowed(rule, f->name)) {
-            fd_tr_error_in(tr, (const char *)msg + f->offset, f->name, "field '%s' of %s is not supported by frontdesk",
-                           f->name, desc->name);
+            /* from a control server: logged and skipped, as DESIGN says; in a file: refused */
+            fd_cfg_errors_t *errs = tr->errs;
+            if (tr->warnings != NULL)
+                tr->errs = tr->warnings;
+            fd_tr_error_in(tr, (const char *)msg + f->offset, f->name,
+                           "field '%s' of %s is not supported by frontdesk%s", f->name, desc->name,
+                           tr->warnings != NULL ? ": ignored" : "");
+            tr->errs = errs;
             continue;
         }
         check_children(tr, msg, f, depth);

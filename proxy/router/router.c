@@ -16,8 +16,8 @@ static fd_router_host_t *new_host(fd_router_worker_t *rw, const fd_cluster_t *cl
     if (host == NULL)
         abort();
     host->endpoint = a->endpoint;
-    host->weight = a->endpoint->weight;
-    host->priority = a->endpoint->priority;
+    host->weight = a->weight;
+    host->priority = a->priority;
     memcpy(&host->address.addr, &a->addr, a->addr_len);
     host->address.addr_len = a->addr_len;
     const struct sockaddr_in *v4 = (const struct sockaddr_in *)&a->addr;
@@ -79,6 +79,10 @@ void fd_router_update_hosts(fd_router_worker_t *rw, size_t cluster, const fd_rou
         for (size_t j = 0; j < rc->n_hosts && hosts[i] == NULL; j++)
             if (rc->hosts[j] != NULL && same_address(rc->hosts[j], &addresses[i]))
                 hosts[i] = rc->hosts[j], rc->hosts[j] = NULL; /* kept: pool, counters and all */
+        if (hosts[i] != NULL) {                               /* an EDS update may reweigh it */
+            hosts[i]->weight = addresses[i].weight;
+            hosts[i]->priority = addresses[i].priority;
+        }
         if (hosts[i] == NULL)
             hosts[i] = new_host(rw, rc->config, &addresses[i]);
     }
@@ -124,10 +128,12 @@ void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_co
         size_t n = 0;
         for (size_t e = 0; e < cluster->n_endpoints; e++) {
             const fd_endpoint_t *endpoint = &cluster->endpoints[e];
-            if (endpoint->address.addr_len == 0)
+            if (endpoint->address.addr_len == 0 || !endpoint->healthy)
                 continue; /* a DNS name: its addresses come from the resolver */
             memcpy(&addresses[n].addr, &endpoint->address.addr, endpoint->address.addr_len);
             addresses[n].addr_len = endpoint->address.addr_len;
+            addresses[n].weight = endpoint->weight;
+            addresses[n].priority = endpoint->priority;
             addresses[n++].endpoint = endpoint;
         }
         fd_router_update_hosts(rw, c, addresses, n);

@@ -21,7 +21,7 @@ typedef struct fd_router_host_stats {
  * pool and load-balancing state. Hosts are allocated one by one: a host removed by a DNS or
  * EDS update lives on, retired, until its last request ends. */
 typedef struct fd_router_host {
-    const fd_endpoint_t *endpoint; /* the configured endpoint it came from */
+    const fd_endpoint_t *endpoint; /* the configured endpoint it came from; NULL for EDS */
     fd_socket_address_t address;   /* host: the numeric address, for logs and /clusters */
     char address_text[INET6_ADDRSTRLEN];
     uint32_t weight, priority;
@@ -65,11 +65,13 @@ typedef struct fd_router_worker {
     pthread_mutex_t hosts_lock;
 } fd_router_worker_t;
 
-/* An address a cluster resolves to (DNS) or is given (EDS), with its endpoint's weight. */
+/* An address a cluster resolves to (DNS) or is given (static, EDS), with its weight. Zeroed
+ * before it is filled: DNS compares lists of them bytewise. */
 typedef struct fd_router_address {
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    const fd_endpoint_t *endpoint;
+    uint32_t weight, priority;
+    const fd_endpoint_t *endpoint; /* the configured endpoint (its hostname, for DNS); NULL for EDS */
 } fd_router_address_t;
 
 void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_config_t *config);

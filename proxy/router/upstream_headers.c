@@ -60,7 +60,7 @@ static h2o_iovec_t rewrite_authority(h2o_req_t *req, const fd_route_forward_t *f
     if (fw->host_rewrite_literal.len != 0)
         return h2o_iovec_init(fw->host_rewrite_literal.base, fw->host_rewrite_literal.len);
     /* Envoy: the upstream host's hostname, which only DNS clusters' hosts have */
-    if (fw->auto_host_rewrite && host->endpoint->address.addr_len == 0)
+    if (fw->auto_host_rewrite && host->endpoint != NULL && host->endpoint->address.addr_len == 0)
         return h2o_iovec_init(host->endpoint->address.host, strlen(host->endpoint->address.host));
     return req->authority;
 }

@@ -56,6 +56,8 @@ static int resolve_endpoint(const fd_cluster_t *cluster, const fd_endpoint_t *en
         memcpy(&a->addr, ai->ai_addr, ai->ai_addrlen);
         a->addr_len = ai->ai_addrlen;
         a->endpoint = endpoint;
+        a->weight = endpoint->weight;
+        a->priority = endpoint->priority;
         if (cluster->type == FD_DISCOVERY_LOGICAL_DNS)
             break; /* Envoy's logical DNS uses the first address only */
     }
@@ -72,6 +74,8 @@ static int resolve_cluster(const fd_cluster_t *cluster, fd_router_address_t **ou
     *n = 0;
     for (size_t e = 0; e < cluster->n_endpoints; e++) {
         const fd_endpoint_t *endpoint = &cluster->endpoints[e];
+        if (!endpoint->healthy)
+            continue;
         if (endpoint->address.addr_len != 0) { /* an IP in a DNS cluster is its own answer */
             if (*n == cap && (*out = realloc(*out, (cap = cap * 2 + 4) * sizeof(**out))) == NULL)
                 abort();
@@ -79,6 +83,8 @@ static int resolve_cluster(const fd_cluster_t *cluster, fd_router_address_t **ou
             memset(a, 0, sizeof(*a)); /* compared with memcmp: no stray padding */
             memcpy(&a->addr, &endpoint->address.addr, endpoint->address.addr_len);
             a->addr_len = endpoint->address.addr_len;
+            a->weight = endpoint->weight;
+            a->priority = endpoint->priority;
             a->endpoint = endpoint;
         } else if (resolve_endpoint(cluster, endpoint, out, n, &cap, quiet) != 0) {
             rc = -1;

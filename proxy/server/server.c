@@ -15,6 +15,7 @@
 #include "proxy/http/stream.h"
 #include "proxy/router/route_match.h"
 #include "proxy/server/dns_resolver.h"
+#include "proxy/server/eds.h"
 #include "proxy/server/listen_socket.h"
 #include "proxy/server/tls.h"
 #include "proxy/server/worker.h"
@@ -29,6 +30,7 @@ struct fd_server {
     size_t n_workers;
     h2o_evloop_t *loop; /* main thread: admin and signals */
     fd_admin_t *admin;
+    fd_eds_t *eds; /* NULL: no EDS cluster */
     fd_dns_resolver_t *dns;
     h2o_socket_t *signals;
     int draining;            /* read by workers and admin */
@@ -153,6 +155,7 @@ void fd_server_start_drain(fd_server_t *server)
                      __ATOMIC_RELEASE);
     __atomic_store_n(&server->draining, 1, __ATOMIC_RELEASE);
     fd_dns_resolver_request_stop(server->dns);
+    fd_eds_request_stop(server->eds);
     for (size_t i = 0; i < server->n_workers; i++)
         fd_worker_request_drain(&server->workers[i]);
 }
@@ -160,6 +163,23 @@ void fd_server_start_drain(fd_server_t *server)
 int fd_server_is_draining(fd_server_t *server)
 {
     return __atomic_load_n(&server->draining, __ATOMIC_ACQUIRE);
+}
+
+fd_server_state_t fd_server_state(fd_server_t *server)
+{
+    if (fd_server_is_draining(server))
+        return FD_SERVER_DRAINING;
+    return fd_eds_ready(server->eds) ? FD_SERVER_LIVE : FD_SERVER_INITIALIZING;
+}
+
+const char *fd_server_state_name(fd_server_state_t state)
+{
+    return state == FD_SERVER_LIVE ? "LIVE" : state == FD_SERVER_DRAINING ? "DRAINING" : "INITIALIZING";
+}
+
+struct fd_eds *fd_server_eds(fd_server_t *server)
+{
+    return server->eds;
 }
 
 static void on_signal(h2o_socket_t *sock, const char *err)
@@ -254,25 +274,40 @@ static int open_access_logs(fd_config_t *config, int open)
     return 0;
 }
 
+static int names(const fd_string_t *name, const fd_string_t *cluster)
+{
+    return name->len != 0 && name->len == cluster->len && memcmp(name->base, cluster->base, name->len) == 0;
+}
+
+/* A cluster of a control server (for gRPC core, which speaks HTTP/2 itself), not of routes. */
+static int is_control_plane(const fd_config_t *config, const fd_cluster_t *cluster)
+{
+    if (names(&config->ads.cluster, &cluster->name))
+        return 1;
+    for (size_t c = 0; c < config->n_clusters; c++)
+        if (config->clusters[c].type == FD_DISCOVERY_EDS &&
+            names(&config->clusters[c].eds_config.cluster, &cluster->name))
+            return 1;
+    return 0;
+}
+
 /* What validates but cannot be served yet is refused at start, by name: serving it
  * partly (plaintext to a TLS upstream, a cluster without its hosts) would be worse. */
 static int check_servable(const fd_config_t *config)
 {
     static const char *const types[] = {"STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS"};
     int ok = 1;
-    if (config->lds.present || config->cds.present || config->ads.present) {
-        fprintf(stderr, "frontdesk: dynamic_resources (xDS) cannot be served yet\n");
+    (void)types;
+    if (config->lds.present || config->cds.present) {
+        fprintf(stderr, "frontdesk: dynamic_resources %s cannot be served yet (EDS can)\n",
+                config->lds.present ? "lds_config" : "cds_config");
         ok = 0;
     }
     for (size_t c = 0; c < config->n_clusters; c++) {
         const fd_cluster_t *cluster = &config->clusters[c];
-        if (cluster->type == FD_DISCOVERY_EDS) {
-            fprintf(stderr, "frontdesk: cluster '%s': %s clusters cannot be served yet (STATIC and DNS can)\n",
-                    cluster->name.base, types[cluster->type]);
-            ok = 0;
-        }
-        if (cluster->tls != NULL || cluster->protocol == FD_UPSTREAM_HTTP2 ||
-            cluster->protocol == FD_UPSTREAM_DOWNSTREAM) {
+        if (cluster->tls != NULL ||
+            (!is_control_plane(config, cluster) &&
+             (cluster->protocol == FD_UPSTREAM_HTTP2 || cluster->protocol == FD_UPSTREAM_DOWNSTREAM))) {
             fprintf(stderr, "frontdesk: cluster '%s': upstream %s cannot be served yet\n", cluster->name.base,
                     cluster->tls != NULL ? "TLS" : "HTTP/2");
             ok = 0;
@@ -326,6 +361,11 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
         (server.admin = fd_admin_start(&server, server.loop, config, json_incref(options->bootstrap_json))) == NULL)
         return 1;
     server.dns = fd_dns_resolver_create(&server, config);
+    /* EDS answers are applied from this loop, so none reaches a worker before it starts */
+    if (fd_eds_start(&server, server.loop, config, &server.eds) != 0) {
+        fd_eds_stop(server.eds);
+        return 1;
+    }
     if (start_workers(&server) != 0 || fd_dns_resolver_start(server.dns) != 0)
         return 1;
     fprintf(stderr, "frontdesk: serving %zu listener(s) on %zu worker(s)\n", config->n_listeners, server.n_workers);
@@ -334,6 +374,7 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     for (size_t i = 0; i < server.n_workers; i++)
         fd_worker_join(&server.workers[i]);
     fd_dns_resolver_stop(server.dns);
+    fd_eds_stop(server.eds);
     dispose_server(&server);
     fd_access_log_stop(); /* writes what the workers handed over */
     open_access_logs(config, 0);

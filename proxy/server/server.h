@@ -19,6 +19,13 @@ typedef struct fd_server_options {
 #define FD_MAX_REQUEST_BODY_BYTES (64u << 20)
 
 typedef struct fd_server fd_server_t;
+
+/* Envoy's server.state values. */
+typedef enum fd_server_state {
+    FD_SERVER_LIVE = 0,
+    FD_SERVER_DRAINING = 1,
+    FD_SERVER_INITIALIZING = 3, /* EDS clusters still waiting for their first endpoints */
+} fd_server_state_t;
 struct fd_router_worker;
 struct fd_worker;
 
@@ -34,6 +41,9 @@ fd_config_t *fd_server_config(fd_server_t *server);
 size_t fd_server_worker_count(fd_server_t *server);
 struct fd_worker *fd_server_worker(fd_server_t *server, size_t index);
 int fd_server_drain_expired(fd_server_t *server);
+fd_server_state_t fd_server_state(fd_server_t *server);
+const char *fd_server_state_name(fd_server_state_t state);
+struct fd_eds *fd_server_eds(fd_server_t *server); /* NULL: no EDS */
 /* DNS: the addresses resolved so far, for a worker about to start; and whether the resolver
  * thread is gone (a worker keeps its message queue until then). */
 void fd_server_seed_worker(fd_server_t *server, struct fd_router_worker *rw);

@@ -31,6 +31,7 @@ static fd_router_address_t address(const fixture_t *f, uint16_t port)
     sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.addr_len = sizeof(*sin);
     a.endpoint = &f->endpoint;
+    a.weight = f->endpoint.weight;
     return a;
 }
 
@@ -143,9 +144,31 @@ static void test_renaming_moves_the_reference(void **state)
     assert_int_equal(second->refs, 0);
 }
 
+/* EDS: hosts have no configured endpoint; an update that changes only weights keeps them. */
+static void test_eds_update_reweighs_in_place(void **state)
+{
+    fixture_t *f = *state;
+    fd_router_cluster_t *rc = &f->rw.clusters[0];
+    fd_router_address_t eds[2] = {address(f, 9001), address(f, 9002)};
+    for (int i = 0; i < 2; i++)
+        eds[i].endpoint = NULL, eds[i].weight = 1;
+    fd_router_update_hosts(&f->rw, 0, eds, 2);
+    fd_router_host_t *first = rc->hosts[0], *second = rc->hosts[1];
+    assert_null(first->endpoint);
+    eds[0].weight = 7;
+    eds[1].priority = 1;
+    fd_router_update_hosts(&f->rw, 0, eds, 2);
+    assert_ptr_equal(rc->hosts[0], first); /* same host: its pool and counters stay */
+    assert_ptr_equal(rc->hosts[1], second);
+    assert_int_equal(first->weight, 7);
+    assert_int_equal(second->priority, 1);
+    assert_int_equal(rc->n_retired, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_eds_update_reweighs_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dns_cluster_starts_without_hosts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_keeps_adds_and_retires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_named_host_outlives_its_retirement, setup, teardown),

@@ -30,22 +30,23 @@ export async function fetchText(url, options = {}) {
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
-async function waitReady(adminPort, proc, deadlineMs) {
+async function waitReady(adminPort, proc, deadlineMs, status) {
   const deadline = Date.now() + deadlineMs;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`frontdesk exited with ${proc.exitCode}:\n${proc.stderrText}`);
     try {
       const res = await fetch(`http://127.0.0.1:${adminPort}/ready`, { signal: AbortSignal.timeout(500) });
-      if (res.status === 200) return;
+      if (res.status === status) return;
     } catch {}
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`frontdesk not ready within ${deadlineMs} ms:\n${proc.stderrText}`);
 }
 
-// Starts frontdesk with the YAML produced by makeYaml(adminPort); resolves once ready. env is
-// added to the test's own environment.
-export async function startFrontdesk(yaml, { adminPort, args = [], env = {}, readyTimeoutMs = 10000 } = {}) {
+// Starts frontdesk with the YAML produced by makeYaml(adminPort); resolves once /ready answers
+// readyStatus (200: live; 503: still initializing, e.g. waiting for EDS). env is added to the
+// test's own environment.
+export async function startFrontdesk(yaml, { adminPort, args = [], env = {}, readyTimeoutMs = 10000, readyStatus = 200 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'frontdesk-e2e-'));
   const config = join(dir, 'envoy.yaml');
   writeFileSync(config, yaml);
@@ -56,7 +57,7 @@ export async function startFrontdesk(yaml, { adminPort, args = [], env = {}, rea
   proc.stderr.on('data', (d) => (proc.stderrText += d));
   proc.stdout.on('data', (d) => (proc.stdoutText += d));
   proc.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  await waitReady(adminPort, proc, readyTimeoutMs);
+  await waitReady(adminPort, proc, readyTimeoutMs, readyStatus);
   return {
     proc,
     dir,

@@ -1,0 +1,219 @@
+// EDS from a real control server (lib/xds_server.mjs, Envoy's own protos): a static listener
+// routes to an EDS cluster whose endpoints come over ADS. Initializing until the first
+// assignment; endpoints replaced under load without a failed request; a bad assignment NACKed
+// with the translator's message while the last good one keeps serving; unhealthy hosts left
+// out; the control server killed and restarted; initial_fetch_timeout; a stream of its own
+// (api_config_source) for a control server without ADS.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { startFrontdesk, freePort, httpRequest, fetchText } from './lib/frontdesk.mjs';
+import { ControlServer, TYPE, anyOf, until } from './lib/xds_server.mjs';
+
+const backends = [];
+let control, fd, admin, main;
+
+function endpoint(port, extra = {}) {
+  return { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } }, ...extra };
+}
+
+function assignment(name, lbEndpoints) {
+  return anyOf('eds', { cluster_name: name, endpoints: [{ lb_endpoints: lbEndpoints }] });
+}
+
+// frontdesk with one EDS cluster 'svc' (service name svc-endpoints) behind a static listener.
+function yaml(adminPort, port, controlPort, { source = 'ads: {}', initialFetch = '' } = {}) {
+  const dynamic = source === 'ads: {}' ? `
+dynamic_resources:
+  ads_config:
+    api_type: GRPC
+    transport_api_version: V3
+    grpc_services: [{envoy_grpc: {cluster_name: xds}}]` : '';
+  return `node: {id: edge-1, cluster: edge}
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${adminPort}}}}${dynamic}
+static_resources:
+  listeners:
+  - name: main
+    address: {socket_address: {address: 127.0.0.1, port_value: ${port}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: main
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {prefix: "/"}
+                route: {cluster: svc}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  clusters:
+  - name: svc
+    type: EDS
+    connect_timeout: 1s
+    eds_cluster_config:
+      service_name: svc-endpoints
+      eds_config: {${source}, resource_api_version: V3${initialFetch}}
+  - name: xds
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {http2_protocol_options: {}}
+    load_assignment:
+      cluster_name: xds
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${controlPort}}}}
+`;
+}
+
+async function stat(name) {
+  const body = (await fetchText(`http://127.0.0.1:${admin}/stats`)).body;
+  const line = body.split('\n').find((l) => l.startsWith(`${name}: `));
+  return line === undefined ? undefined : Number(line.split(': ')[1]);
+}
+
+// The last EDS request of the control server's n-th stream once it has answered nonce.
+function verdict(stream, nonce) {
+  return until(() => stream.requests.find((r) => r.type_url === TYPE.eds && r.response_nonce === nonce), 5000,
+    () => `a verdict on ${nonce}: ${control.describe()}`);
+}
+
+before(async () => {
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort();
+    const server = createServer((req, res) => res.end(`backend ${i}`));
+    await new Promise((r) => server.listen(port, '127.0.0.1', r));
+    backends.push({ server, port });
+  }
+  control = await new ControlServer().start();
+  admin = await freePort();
+  main = await freePort();
+  fd = await startFrontdesk(yaml(admin, main, control.port), { adminPort: admin, readyStatus: 503 });
+});
+
+after(async () => {
+  if (fd) assert.equal((await fd.stop()).code, 0, fd.proc.stderrText);
+  await control.stop();
+  for (const b of backends) b.server.close();
+});
+
+test('initializing until the first assignment: /ready 503, then LIVE, ACKed, traffic flows', async () => {
+  const stream = await control.stream(0);
+  const first = await control.request(stream, 0);
+  assert.equal(first.type_url, TYPE.eds);
+  assert.deepEqual(first.resource_names, ['svc-endpoints']);
+  assert.equal(first.node.id, 'edge-1');
+  assert.equal(first.node.user_agent_name, 'frontdesk');
+  const ready = await fetchText(`http://127.0.0.1:${admin}/ready`);
+  assert.deepEqual([ready.status, ready.body], [503, 'INITIALIZING\n']);
+  assert.equal((await httpRequest(main, '/')).status, 503, 'no endpoints yet: no healthy upstream');
+  const nonce = control.send(stream, 'eds', '1', [assignment('svc-endpoints', [endpoint(backends[0].port)])]);
+  const ack = await verdict(stream, nonce);
+  assert.equal(ack.version_info, '1');
+  assert.equal(ack.error_detail, null);
+  await until(async () => (await fetchText(`http://127.0.0.1:${admin}/ready`)).status === 200, 3000, () => 'LIVE');
+  assert.equal((await httpRequest(main, '/')).body, 'backend 0');
+  assert.equal(await stat('cluster.svc.update_success'), 1);
+  assert.equal(await stat('control_plane.connected_state'), 1);
+  assert.equal(await stat('server.state'), 0);
+});
+
+test('endpoints replaced while requests flow: every request succeeds, and traffic moves', async () => {
+  const stream = control.streams.at(-1);
+  const results = [];
+  let stop = false;
+  const load = (async () => {
+    for (let i = 0; i < 2000 && !stop; i++) results.push(await httpRequest(main, '/'));
+  })();
+  await new Promise((r) => setTimeout(r, 100));
+  const nonce = control.send(stream, 'eds', '2', [assignment('svc-endpoints', [endpoint(backends[1].port)])]);
+  await verdict(stream, nonce);
+  await until(() => results.length > 0 && results.at(-1).body === 'backend 1', 3000, () => 'traffic on backend 1');
+  await new Promise((r) => setTimeout(r, 100));
+  stop = true;
+  await load;
+  assert.ok(results.length > 10);
+  assert.deepEqual(results.filter((r) => r.status !== 200), []);
+  assert.deepEqual([...new Set(results.map((r) => r.body))].sort(), ['backend 0', 'backend 1']);
+});
+
+test('a bad assignment is NACKed with the reason and the last good endpoints keep serving', async () => {
+  const stream = control.streams.at(-1);
+  const bad = anyOf('eds', { cluster_name: 'svc-endpoints', endpoints: [{ lb_endpoints: [
+    { endpoint: { address: { socket_address: { address: 'not-an-ip', port_value: 80 } } } }] }] });
+  const nonce = control.send(stream, 'eds', '3', [bad]);
+  const nack = await verdict(stream, nonce);
+  assert.equal(nack.version_info, '2', 'a NACK carries the last accepted version');
+  assert.match(nack.error_detail.message, /ClusterLoadAssignment 'svc-endpoints': .*not-an-ip/);
+  assert.equal((await httpRequest(main, '/')).body, 'backend 1');
+  assert.equal(await stat('cluster.svc.update_rejected'), 1);
+  assert.match(fd.proc.stderrText, /EDS update 3 rejected, the previous endpoints keep serving/);
+});
+
+test('hosts the control plane marks unhealthy or draining get no traffic; weights are followed', async () => {
+  const stream = control.streams.at(-1);
+  const nonce = control.send(stream, 'eds', '4', [assignment('svc-endpoints', [
+    endpoint(backends[0].port, { health_status: 'UNHEALTHY' }),
+    endpoint(backends[1].port, { load_balancing_weight: { value: 3 } }),
+    endpoint(backends[2].port, { health_status: 'DRAINING' }),
+  ])]);
+  assert.equal((await verdict(stream, nonce)).version_info, '4');
+  await until(async () => (await httpRequest(main, '/')).body === 'backend 1', 3000, () => 'backend 1');
+  for (let i = 0; i < 20; i++) assert.equal((await httpRequest(main, '/')).body, 'backend 1');
+});
+
+test('control server killed and restarted: the last endpoints keep serving, the stream comes back with its version', async () => {
+  const port = control.port;
+  await control.stop();
+  await until(async () => (await stat('control_plane.connected_state')) === 0, 5000, () => 'connected_state 0');
+  for (let i = 0; i < 5; i++) assert.equal((await httpRequest(main, '/')).body, 'backend 1');
+  control = await new ControlServer().start(port);
+  const stream = await control.stream(0, 10000);
+  const resubscribe = await control.request(stream, 0);
+  assert.equal(resubscribe.version_info, '4');
+  assert.deepEqual(resubscribe.resource_names, ['svc-endpoints']);
+  const nonce = control.send(stream, 'eds', '5', [assignment('svc-endpoints', [endpoint(backends[2].port)])]);
+  await verdict(stream, nonce);
+  await until(async () => (await httpRequest(main, '/')).body === 'backend 2', 3000, () => 'backend 2');
+  assert.equal(await stat('control_plane.connected_state'), 1);
+});
+
+test('initial_fetch_timeout: without an answer the server goes LIVE after it, with no hosts', async () => {
+  const silent = await new ControlServer().start();
+  const adminPort = await freePort(), port = await freePort();
+  const started = Date.now();
+  const other = await startFrontdesk(yaml(adminPort, port, silent.port, { initialFetch: ', initial_fetch_timeout: 0.4s' }),
+    { adminPort, readyStatus: 200 });
+  try {
+    assert.ok(Date.now() - started >= 350, `LIVE after ${Date.now() - started} ms`);
+    assert.equal((await httpRequest(port, '/')).status, 503);
+  } finally {
+    assert.equal((await other.stop()).code, 0, other.proc.stderrText);
+    await silent.stop();
+  }
+});
+
+test('an EDS stream of its own (api_config_source, for a control server without ADS)', async () => {
+  const own = await new ControlServer().start();
+  const adminPort = await freePort(), port = await freePort();
+  const source = 'api_config_source: {api_type: GRPC, transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds}}]}';
+  const other = await startFrontdesk(yaml(adminPort, port, own.port, { source }), { adminPort, readyStatus: 503 });
+  try {
+    const stream = await own.stream(0);
+    assert.equal(stream.service, 'eds');
+    await own.request(stream, 0);
+    const nonce = own.send(stream, 'eds', 'a', [assignment('svc-endpoints', [endpoint(backends[0].port)])]);
+    await until(() => stream.requests.find((r) => r.response_nonce === nonce), 5000, () => own.describe());
+    await until(async () => (await httpRequest(port, '/')).body === 'backend 0', 3000, () => 'backend 0');
+  } finally {
+    assert.equal((await other.stop()).code, 0, other.proc.stderrText);
+    await own.stop();
+  }
+});
