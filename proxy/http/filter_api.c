@@ -41,13 +41,37 @@ static int api_header_get(fd_filter_stream_t *s, fd_filter_headers_kind_t kind, 
     return 0;
 }
 
+static void api_log(fd_filter_stream_t *stream, fd_filter_log_level_t level, const char *message);
+
+/* Framing and connection headers are the codecs' alone: a filter setting them could split or
+ * merge messages on the wire; so could a name that is not a token or a value with CR or LF. */
+static int header_allowed(fd_filter_stream_t *s, const char *name, size_t name_len, const char *value, size_t value_len)
+{
+    static const char *const reserved[] = {"connection", "content-length", "transfer-encoding", "keep-alive", "upgrade",
+                                           "te",         "trailer",        "proxy-connection",  "host"};
+    int ok = name_len != 0;
+    for (size_t i = 0; ok && i < name_len; i++)
+        ok = name[i] > 0x20 && name[i] < 0x7f && strchr("\"(),/:;<=>?@[\\]{}", name[i]) == NULL;
+    for (size_t i = 0; ok && i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        ok = !h2o_lcstris(name, name_len, reserved[i], strlen(reserved[i]));
+    for (size_t i = 0; ok && value != NULL && i < value_len; i++)
+        ok = (unsigned char)value[i] >= 0x20 ? value[i] != 0x7f : value[i] == '\t';
+    if (!ok) {
+        char line[200];
+        snprintf(line, sizeof(line), "refused to set header '%.*s': a framing header, or not a valid name or value",
+                 (int)(name_len < 64 ? name_len : 64), name);
+        api_log(s, FD_FILTER_LOG_WARNING, line);
+    }
+    return ok;
+}
+
 /* h2o keeps pointers to the name and value: both are copied into the request's pool. */
 static void api_header_add(fd_filter_stream_t *s, fd_filter_headers_kind_t kind, const char *name, size_t name_len,
                            const char *value, size_t value_len)
 {
     h2o_req_t *req = chain_of(s)->req;
-    if (name_len == 0 || name[0] == ':')
-        return; /* pseudo-headers are not headers to add */
+    if (!header_allowed(s, name, name_len, value, value_len))
+        return;
     char *lower = h2o_mem_alloc_pool(&req->pool, name_len + 1);
     for (size_t i = 0; i < name_len; i++)
         lower[i] = (char)h2o_tolower(name[i]);
@@ -78,6 +102,8 @@ static size_t api_header_remove(fd_filter_stream_t *s, fd_filter_headers_kind_t 
 static void api_header_set(fd_filter_stream_t *s, fd_filter_headers_kind_t kind, const char *name, size_t name_len,
                            const char *value, size_t value_len)
 {
+    if (!header_allowed(s, name, name_len, value, value_len))
+        return;
     api_header_remove(s, kind, name, name_len);
     api_header_add(s, kind, name, name_len, value, value_len);
 }

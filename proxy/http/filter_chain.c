@@ -4,6 +4,7 @@
  * told to proceed meanwhile, so its buffers stay valid). */
 #include "proxy/http/filter_chain.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "proxy/router/upstream_request.h"
@@ -29,6 +30,8 @@ static void *state_of(fd_filter_chain_stream_t *s, size_t i)
     return s->states[i];
 }
 
+static void on_pause_timeout(fd_loop_timer_t *timer);
+
 /* Returns 1 when the chain goes on past this hook, 0 when it stopped (paused or answered). */
 static int after_hook(fd_filter_chain_stream_t *s, fd_filter_status_t status)
 {
@@ -37,9 +40,31 @@ static int after_hook(fd_filter_chain_stream_t *s, fd_filter_status_t status)
         return 0;
     if (status == FD_FILTER_STOP && !s->resume_requested) {
         s->paused = 1;
+        /* as Envoy's stream_idle_timeout: a filter cannot hold a stream forever */
+        if (s->pause_timeout_ms != 0 && !s->replied)
+            fd_loop_timer_start(s->timers, &s->pause_timer, s->pause_timeout_ms, on_pause_timeout);
         return 0;
     }
     return 1;
+}
+
+/* What a nested run of hooks (a local reply's response hooks, inside a request hook) must
+ * give back to the hook it runs within. */
+typedef struct hook_frame {
+    size_t current;
+    int in_hook, resume_requested;
+} hook_frame_t;
+
+static hook_frame_t save_frame(const fd_filter_chain_stream_t *s)
+{
+    return (hook_frame_t){s->current, s->in_hook, s->resume_requested};
+}
+
+static void restore_frame(fd_filter_chain_stream_t *s, hook_frame_t f)
+{
+    s->current = f.current;
+    s->in_hook = f.in_hook;
+    s->resume_requested = f.resume_requested;
 }
 
 static void before_hook(fd_filter_chain_stream_t *s, size_t i)
@@ -76,7 +101,7 @@ void fd_filter_chain_run(fd_filter_chain_stream_t *s)
 /* Returns 1 once every response headers hook has continued. */
 static int run_response_headers(fd_filter_chain_stream_t *s)
 {
-    while (s->next_response > 0) {
+    while (s->next_response > 0 && !s->bypass) {
         size_t i = --s->next_response;
         const fd_filter_descriptor_t *f = s->filters[i].filter;
         if (f->on_response_headers == NULL)
@@ -101,7 +126,7 @@ static void flush_held(fd_filter_chain_ostream_t *o)
     fd_filter_chain_stream_t *s = o->stream;
     if (!o->holding || s->paused || !s->headers_done)
         return;
-    size_t pieces = o->held_state == H2O_SEND_STATE_ERROR ? 0 : pieces_of(o);
+    size_t pieces = o->held_state == H2O_SEND_STATE_ERROR || s->bypass ? 0 : pieces_of(o);
     for (; o->piece < pieces; o->piece++, o->next_body = s->n_filters) {
         int end_of_stream = o->held_state == H2O_SEND_STATE_FINAL && o->piece + 1 >= pieces;
         fd_filter_string_t piece = {"", 0};
@@ -134,7 +159,9 @@ static void on_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
     o->holding = 1;
     o->piece = 0;
     o->next_body = o->stream->n_filters;
+    hook_frame_t frame = save_frame(o->stream);
     flush_held(o);
+    restore_frame(o->stream, frame);
 }
 
 static int has_body_hooks(const fd_filter_chain_stream_t *s)
@@ -149,9 +176,11 @@ static void on_setup_ostream(h2o_req_prefilter_t *self, h2o_req_t *req, h2o_ostr
 {
     fd_filter_chain_stream_t *s = ((chain_prefilter_t *)self)->stream;
     if (s->phase != FD_FILTER_PHASE_ENDED) {
+        hook_frame_t frame = save_frame(s);
         s->phase = FD_FILTER_PHASE_RESPONSE;
         s->next_response = s->n_filters;
         run_response_headers(s);
+        restore_frame(s, frame);
         if (s->phase != FD_FILTER_PHASE_ENDED && (s->paused || has_body_hooks(s))) {
             fd_filter_chain_ostream_t *o = (fd_filter_chain_ostream_t *)h2o_add_ostream(req, sizeof(*o), slot);
             o->super.do_send = on_send;
@@ -173,6 +202,7 @@ void fd_filter_chain_resume(fd_filter_chain_stream_t *s)
     if (!s->paused || s->phase == FD_FILTER_PHASE_ENDED)
         return;
     s->paused = 0;
+    fd_loop_timer_cancel(s->timers, &s->pause_timer);
     if (s->phase == FD_FILTER_PHASE_REQUEST) {
         run_request(s);
     } else if (s->phase == FD_FILTER_PHASE_RESPONSE) {
@@ -181,6 +211,26 @@ void fd_filter_chain_resume(fd_filter_chain_stream_t *s)
         if (s->ostream != NULL)
             flush_held(s->ostream);
     }
+}
+
+static void on_pause_timeout(fd_loop_timer_t *timer)
+{
+    fd_filter_chain_stream_t *s = H2O_STRUCT_FROM_MEMBER(fd_filter_chain_stream_t, pause_timer, timer);
+    const fd_http_filter_config_t *f = &s->filters[s->current];
+    fprintf(stderr, "frontdesk: filter '%.*s' (%s) held its stream past stream_idle_timeout (%llu ms)\n",
+            (int)f->name.len, f->name.base, f->filter->name, (unsigned long long)s->pause_timeout_ms);
+    if (s->phase == FD_FILTER_PHASE_REQUEST) {
+        static const char body[] = "stream timeout";
+        s->paused = 0;
+        fd_filter_chain_local_reply(s, 408, body, sizeof(body) - 1); /* Envoy's answer */
+        return;
+    }
+    /* the response has started: it goes on to the client, past the remaining hooks */
+    s->bypass = 1;
+    s->paused = 0;
+    s->headers_done = 1;
+    if (s->ostream != NULL)
+        flush_held(s->ostream);
 }
 
 int fd_filter_chain_local_reply(fd_filter_chain_stream_t *s, int status, const char *body, size_t len)
@@ -216,7 +266,8 @@ fd_filter_chain_stream_t *fd_filter_chain_begin(h2o_req_t *req, const fd_http_ma
                                     .route = route,
                                     .timers = timers,
                                     .on_routed = on_routed,
-                                    .routed_data = data};
+                                    .routed_data = data,
+                                    .pause_timeout_ms = http->stream_idle_timeout_ms};
     h2o_linklist_init_anchor(&s->armed_timers);
     for (size_t i = 0; i < n; i++) {
         size_t size = http->filters[i].filter->state_size;
@@ -236,6 +287,7 @@ void fd_filter_chain_end(fd_filter_chain_stream_t *s)
 {
     s->phase = FD_FILTER_PHASE_ENDED; /* a late resume or reply from a callback does nothing */
     fd_filter_chain_stop_timers(s);
+    fd_loop_timer_cancel(s->timers, &s->pause_timer);
     for (size_t i = 0; i < s->n_filters; i++) {
         const fd_filter_descriptor_t *f = s->filters[i].filter;
         s->current = i;

@@ -45,8 +45,11 @@ typedef struct fd_filter_chain_stream {
     int paused;           /* a hook returned FD_FILTER_STOP and has not resumed */
     int in_hook;          /* resume() from inside a hook just lets that hook continue */
     int resume_requested;
-    int replied;                             /* a filter sent a local reply */
-    int headers_done;                        /* every response headers hook has continued */
+    int replied;               /* a filter sent a local reply */
+    int headers_done;          /* every response headers hook has continued */
+    int bypass;                /* a pause outlived stream_idle_timeout: the response goes on without hooks */
+    uint64_t pause_timeout_ms; /* the HCM's stream_idle_timeout; 0: none */
+    fd_loop_timer_t pause_timer;
     struct fd_filter_chain_ostream *ostream; /* watches the response body, holds it while paused */
 } fd_filter_chain_stream_t;
 

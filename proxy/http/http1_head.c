@@ -116,6 +116,12 @@ fd_http1_head_status_t fd_http1_parse_head(h2o_req_t *req, const char *buf, size
  * payload with values in range (else h2o would answer it over HTTP/1.1 itself). */
 int fd_http1_h2c_settings_ok(h2o_req_t *req)
 {
+    /* h2o takes it only when its first Connection header names http2-settings */
+    ssize_t connection = h2o_find_header(&req->headers, H2O_TOKEN_CONNECTION, -1);
+    if (connection == -1 ||
+        !h2o_contains_token(req->headers.entries[connection].value.base, req->headers.entries[connection].value.len,
+                            H2O_STRLIT("http2-settings"), ','))
+        return 0;
     ssize_t cursor = h2o_find_header(&req->headers, H2O_TOKEN_HTTP2_SETTINGS, -1);
     if (cursor == -1)
         return 0;

@@ -35,10 +35,15 @@ typedef struct http1_conn {
     int drop_body;        /* HEAD and the like: the head only */
     int is_first;
     h2o_ostream_t final;
+    h2o_timeout_entry_t deferred; /* a send with nothing to write completes from the loop */
+    h2o_socket_cb deferred_cb;
     h2o_req_t req; /* last: large, and initialised by h2o */
 } http1_conn_t;
 
-static void handle_input(http1_conn_t *conn);
+/* Returns 0 when the connection is gone (closed, or handed to h2o), 1 otherwise. */
+static int handle_input(http1_conn_t *conn);
+static void finish_after_close(http1_conn_t *conn);
+static void on_read(h2o_socket_t *sock, const char *err);
 
 static void set_timeout(http1_conn_t *conn, h2o_timeout_t *timeout, int enabled, h2o_timeout_cb cb)
 {
@@ -54,6 +59,8 @@ static void close_conn(http1_conn_t *conn)
 {
     if (h2o_timeout_is_linked(&conn->timeout))
         h2o_timeout_unlink(&conn->timeout);
+    if (h2o_timeout_is_linked(&conn->deferred))
+        h2o_timeout_unlink(&conn->deferred);
     h2o_dispose_request(&conn->req); /* stops a response under way: the upstream request is cancelled */
     h2o_linklist_unlink(&conn->link);
     if (conn->sock != NULL)
@@ -123,6 +130,11 @@ static void on_continue_sent(h2o_socket_t *sock, const char *err)
         close_conn(conn);
         return;
     }
+    if (conn->peer_closed) {
+        finish_after_close(conn);
+        return;
+    }
+    h2o_socket_read_start(sock, on_read);
     handle_input(conn);
 }
 
@@ -184,6 +196,7 @@ static int prepare_body(http1_conn_t *conn, const fd_http1_head_t *head)
     if (conn->body != BODY_NONE && head->expect_continue) {
         static const h2o_iovec_t reply = {H2O_STRLIT("HTTP/1.1 100 Continue\r\n\r\n")};
         conn->continue_pending = 1;
+        h2o_socket_read_stop(conn->sock); /* nothing piles up if the client stops reading */
         h2o_socket_write(conn->sock, (h2o_iovec_t *)&reply, 1, on_continue_sent);
     }
     return 0;
@@ -199,7 +212,7 @@ static int is_prior_knowledge(const h2o_buffer_t *in, int *need_more)
     return !*need_more;
 }
 
-static void read_head(http1_conn_t *conn)
+static int read_head(http1_conn_t *conn)
 {
     fd_http1_listener_t *l = conn->listener;
     h2o_buffer_t *in = conn->sock->input;
@@ -211,9 +224,11 @@ static void read_head(http1_conn_t *conn)
     }
     int need_more = 0;
     if (conn->is_first && l->h2c && conn->sock->ssl == NULL && (is_prior_knowledge(in, &need_more) || need_more)) {
-        if (!need_more)
+        if (!need_more) {
             hand_over(conn, 1);
-        return;
+            return 0;
+        }
+        return 1;
     }
     fd_http1_head_t head;
     size_t len = in->size < l->max_head_bytes ? in->size : l->max_head_bytes;
@@ -222,18 +237,19 @@ static void read_head(http1_conn_t *conn)
     if (status == FD_HTTP1_HEAD_PARTIAL) {
         if (len == l->max_head_bytes)
             refuse(conn, 431);
-        return;
+        return 1;
     }
     if (status != FD_HTTP1_HEAD_OK) {
-        if (status == FD_HTTP1_HEAD_BLANK)
+        if (status == FD_HTTP1_HEAD_BLANK) {
             close_conn(conn); /* stray CRLFs, then nothing: h2o closes these too */
-        else
-            refuse(conn, status == FD_HTTP1_HEAD_TOO_MANY ? 431 : 400);
-        return;
+            return 0;
+        }
+        refuse(conn, status == FD_HTTP1_HEAD_TOO_MANY ? 431 : 400);
+        return 1;
     }
     if (head.upgrade_h2c && l->h2c && conn->sock->ssl == NULL && fd_http1_h2c_settings_ok(&conn->req)) {
         hand_over(conn, 0);
-        return;
+        return 0;
     }
     conn->is_first = 0;
     conn->req.input.scheme = conn->sock->ssl != NULL ? &H2O_URL_SCHEME_HTTPS : &H2O_URL_SCHEME_HTTP;
@@ -241,34 +257,40 @@ static void read_head(http1_conn_t *conn)
         conn->req.http1_is_persistent = 0;
     h2o_buffer_consume(&conn->sock->input, head.head_bytes); /* the request has its own copy */
     if (prepare_body(conn, &head) != 0)
-        return;
+        return 1;
     if (conn->body == BODY_NONE)
         dispatch(conn);
     else if (!conn->continue_pending)
         read_body(conn);
+    return 1;
 }
 
-static void handle_input(http1_conn_t *conn)
+static int handle_input(http1_conn_t *conn)
 {
     if (conn->dispatched || conn->continue_pending || conn->sock->input->size == 0)
-        return;
-    if (conn->body != BODY_NONE)
-        read_body(conn);
-    else
-        read_head(conn);
+        return 1;
+    if (conn->body == BODY_NONE)
+        return read_head(conn);
+    read_body(conn);
+    return 1;
+}
+
+/* The client closed its side (or is gone): the requests it sent whole are still answered
+ * (pipelined ones included, as h2o did), then the connection closes. */
+static void finish_after_close(http1_conn_t *conn)
+{
+    if (!conn->dispatched && !conn->continue_pending && handle_input(conn) && !conn->dispatched &&
+        !conn->continue_pending)
+        close_conn(conn); /* nothing whole is left to answer */
 }
 
 static void on_read(h2o_socket_t *sock, const char *err)
 {
     http1_conn_t *conn = sock->data;
     if (err != NULL) {
-        if (!conn->dispatched) {
-            close_conn(conn);
-            return;
-        }
-        /* the client is gone (or half-closed): its response is still written, then we close */
         conn->peer_closed = 1;
         h2o_socket_read_stop(sock);
+        finish_after_close(conn);
         return;
     }
     if (conn->dispatched) {
@@ -285,12 +307,16 @@ static void on_read(h2o_socket_t *sock, const char *err)
 static void on_response_written(h2o_socket_t *sock, const char *err)
 {
     http1_conn_t *conn = sock->data;
-    if (err != NULL || !conn->req.http1_is_persistent || conn->peer_closed || conn->super.ctx->shutdown_requested) {
+    if (err != NULL || !conn->req.http1_is_persistent || conn->super.ctx->shutdown_requested) {
         close_conn(conn);
         return;
     }
     h2o_dispose_request(&conn->req);
     start_request(conn);
+    if (conn->peer_closed) {
+        finish_after_close(conn);
+        return;
+    }
     if (conn->reading_paused) {
         conn->reading_paused = 0;
         h2o_socket_read_start(sock, on_read);
@@ -342,10 +368,8 @@ static void on_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
     http1_conn_t *conn = H2O_STRUCT_FROM_MEMBER(http1_conn_t, final, self);
     h2o_iovec_t *out = alloca(sizeof(*out) * (n + 4));
     size_t count = 0;
-    if (state == H2O_SEND_STATE_ERROR) {
-        req->http1_is_persistent = 0;
-        conn->chunked_response = 0; /* no last chunk: the client must see the body cut short */
-    }
+    if (state == H2O_SEND_STATE_ERROR)
+        req->http1_is_persistent = 0; /* no last chunk follows: the client sees the body cut short */
     if (!conn->sent_head) {
         conn->sent_head = 1;
         req->timestamps.response_start_at = *h2o_get_timestamp(conn->super.ctx, NULL, NULL);
@@ -354,10 +378,18 @@ static void on_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
     }
     count += frame(conn, req, out + count, bufs, n, state);
     h2o_socket_cb done = h2o_send_state_is_in_progress(state) ? on_chunk_written : on_response_written;
-    if (count != 0)
+    if (count != 0) {
         h2o_socket_write(conn->sock, out, count, done);
-    else
-        done(conn->sock, NULL);
+    } else { /* not from inside the sender: it may still be using the request */
+        conn->deferred_cb = done;
+        h2o_timeout_link(conn->super.ctx->loop, &conn->super.ctx->zero_timeout, &conn->deferred);
+    }
+}
+
+static void on_deferred(h2o_timeout_entry_t *entry)
+{
+    http1_conn_t *conn = H2O_STRUCT_FROM_MEMBER(http1_conn_t, deferred, entry);
+    conn->deferred_cb(conn->sock, NULL);
 }
 
 static socklen_t get_sockname(h2o_conn_t *conn, struct sockaddr *sa)
@@ -390,6 +422,7 @@ void fd_http1_accept(fd_http1_listener_t *listener, h2o_socket_t *sock, struct t
     conn->listener = listener;
     conn->is_first = 1;
     conn->final.do_send = on_send;
+    conn->deferred.cb = on_deferred;
     sock->data = conn;
     h2o_linklist_insert(&listener->conns, &conn->link);
     start_request(conn);

@@ -147,6 +147,14 @@ test('requests pipelined behind a slow one are answered in order, on the same co
   assert.deepEqual(bodies, ['slow /slow/1', 'GET /fast 0', 'slow /slow/2']);
 });
 
+test('requests pipelined before a half-close are all answered, then the connection closes', async () => {
+  const r = await exchange('GET /slow/a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /slow/c HTTP/1.1\r\nHost: x\r\n\r\n',
+    { halfClose: true });
+  const bodies = r.out.split(/HTTP\/1\.1 200 OK\r\n/).slice(1).map((p) => p.slice(p.indexOf('\r\n\r\n') + 4));
+  assert.deepEqual(bodies, ['slow /slow/a', 'GET /b 0', 'slow /slow/c']);
+  assert.equal(r.closed, true);
+});
+
 test('a client that half-closes after its request still gets the response', async () => {
   const r = await exchange('GET /slow/half HTTP/1.1\r\nHost: x\r\n\r\n', { halfClose: true });
   assert.match(r.out, /^HTTP\/1\.1 200 OK\r\n[^]*slow \/slow\/half$/);
@@ -185,6 +193,12 @@ test('an Upgrade: h2c whose HTTP2-Settings is broken is served over HTTP/1.1', a
   const r = await exchange('GET /direct HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: !!!\r\n\r\n',
     { until: /direct body$/ });
   assert.match(r.out, /^HTTP\/1\.1 200 OK\r\n[^]*direct body$/);
+});
+
+test('an Upgrade: h2c that h2o would not take (Connection lacks HTTP2-Settings) stays ours: bodies framed', async () => {
+  const r = await exchange(['GET /chunked HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
+    'GET /direct HTTP/1.1\r\nHost: x\r\n\r\n'], { until: /direct body$/, pause: 300 });
+  assert.match(r.out, /^HTTP\/1\.1 200 OK\r\n[^]*transfer-encoding: chunked\r\n[^]*0\r\n\r\nHTTP\/1\.1 200 OK/);
 });
 
 test('an idle keep-alive connection is closed after idle_timeout', async () => {

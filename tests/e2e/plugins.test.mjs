@@ -58,7 +58,7 @@ const big = Buffer.alloc(1 << 20, 'x');
 
 before(async () => {
   const admin = await freePort(), backendPort = await freePort();
-  for (const name of ['order', 'pauseRequest', 'pauseResponse', 'pauseBody', 'longPause']) ports[name] = await freePort();
+  for (const name of ['order', 'pauseRequest', 'pauseResponse', 'pauseBody', 'longPause', 'idle']) ports[name] = await freePort();
   backend = createServer((req, res) => {
     let bytes = 0;
     req.on('data', (d) => (bytes += d.length));
@@ -86,6 +86,10 @@ before(async () => {
     }) +
     httpListener('long_pause', ports.longPause, routes, {
       httpFilters: filter('pause', 'test.Pause', { ms: 30000 }),
+    }) +
+    httpListener('idle', ports.idle, routes, {
+      httpFilters: filter('pause', 'test.Pause', { ms: 30000 }),
+      extraHcm: '          stream_idle_timeout: 0.3s',
     });
   fd = await startFrontdesk(bootstrap(admin, listeners, staticCluster('b', [{ port: backendPort }])),
     { adminPort: admin, args: ['--plugin', plugin] });
@@ -231,6 +235,27 @@ test('a stream reset while its filter is paused ends it: on_destroy runs, the ti
   } finally {
     client.close();
   }
+});
+
+test('a filter paused past stream_idle_timeout: the request is answered 408, as Envoy does', async () => {
+  seen = [];
+  const started = Date.now();
+  const res = await httpRequest(ports.idle, '/stuck');
+  assert.equal(res.status, 408);
+  assert.equal(res.body, 'stream timeout');
+  assert.ok(Date.now() - started >= 250 && Date.now() - started < 5000);
+  assert.equal(seen.length, 0);
+  assert.match(fd.proc.stderrText, /filter 'pause' \(test\.pause\) held its stream past stream_idle_timeout \(300 ms\)/);
+});
+
+test('a filter cannot set framing headers or values with line breaks', async () => {
+  seen = [];
+  const res = await httpRequest(ports.order, '/framing', { headers: { 'x-try-framing': 'a' } });
+  assert.equal(res.status, 200);
+  assert.equal(seen[0].headers['x-evil'], undefined);
+  assert.equal(seen[0].headers['x-injected'], undefined);
+  assert.match(fd.proc.stderrText, /filter 'tag-a' \(test\.tag\): refused to set header 'content-length'/);
+  assert.match(fd.proc.stderrText, /refused to set header 'x-injected'/);
 });
 
 // validate with the given http_filters (before the router) and extra arguments.

@@ -19,11 +19,15 @@ if ! [[ $duration =~ ^[1-9][0-9]*$ ]]; then
 fi
 out=$(mkdir -p "${FUZZ_OUT:-build/fuzz}" && cd "${FUZZ_OUT:-build/fuzz}" && pwd)
 targets=(bootstrap_yaml xds_resource http1_request)
-loader_srcs=(cfg_errors cfg_source pb_fields ptrmap yaml_loader yaml_scalars yaml_wkt)
+loader_srcs=(bootstrap_load cfg_errors cfg_source pb_fields pb_merge ptrmap yaml_loader yaml_scalars yaml_wkt)
 libs=(-lprotobuf-c -lyaml -lcrypto)
 # What a target needs beyond the config loader: its own sources and libraries.
-declare -A extra_srcs=([http1_request]="proxy/http/http1_head.c proxy/util/format.c")
-declare -A extra_libs=([http1_request]="-lh2o-evloop -lssl")
+translator_srcs="$(echo proxy/config/translate*.c) proxy/config/config.c proxy/config/filter_registry.c \
+proxy/config/pb_json.c proxy/accesslog/format.c proxy/accesslog/writer.c proxy/util/clock.c proxy/util/format.c \
+proxy/util/text_buffer.c"
+declare -A extra_srcs=([http1_request]="proxy/http/http1_head.c proxy/util/format.c" [xds_resource]="$translator_srcs")
+declare -A extra_libs=([http1_request]="-lh2o-evloop -lssl"
+    [xds_resource]="-lpcre2-8 -lh2o-evloop -lssl -ljansson -ldl -lpthread")
 
 # --- build -------------------------------------------------------------------------
 
@@ -40,7 +44,7 @@ fi
 export FUZZ_CC=${CC_FUZZ:-clang}
 export FUZZ_CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
--Wall -Wextra -Werror -Wno-unused-parameter -DH2O_USE_LIBUV=0 -I. -I$gen -Iproto"
+-Wall -Wextra -Werror -Wno-unused-parameter -Wno-deprecated-declarations -DH2O_USE_LIBUV=0 -I. -I$gen -Iproto"
 export FUZZ_OBJ=$out/obj
 # Objects are reused while the compiler, the flags and every file they read are unchanged.
 stamp="$FUZZ_CC $($FUZZ_CC --version | head -1) $FUZZ_CFLAGS"

@@ -93,6 +93,10 @@ static fd_filter_status_t tag_request(fd_filter_stream_t *s, void *cfg, void *st
         fd_filter_send_local_reply(s, 403, body, (size_t)len);
         return FD_FILTER_STOP;
     }
+    if (header_equals(s, "x-try-framing", config->name)) { /* both refused by the proxy, and logged */
+        fd_filter_header_set(s, FD_FILTER_REQUEST_HEADERS, "content-length", "0", 1);
+        fd_filter_header_set(s, FD_FILTER_REQUEST_HEADERS, "x-injected", "a\r\nx-evil: 1", 13);
+    }
     if (header_equals(s, "x-deny-but-continue", config->name)) {
         fd_filter_send_local_reply(s, 401, "", 0);
         return FD_FILTER_CONTINUE; /* wrong, but the chain must stop anyway */
