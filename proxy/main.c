@@ -204,7 +204,8 @@ static int serve(const options_t *opts, const fd_filter_registry_t *filters)
     fd_server_options_t server_opts = {.concurrency = opts->concurrency,
                                        .drain_time_s = opts->drain_time_s,
                                        .config_path = config_name(opts),
-                                       .bootstrap_json = bootstrap_json};
+                                       .bootstrap_json = bootstrap_json,
+                                       .filters = filters};
     int rc = fd_server_run(config, &server_opts);
     json_decref(bootstrap_json);
     fd_config_release(config);

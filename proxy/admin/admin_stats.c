@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "proxy/server/eds.h"
+#include "proxy/server/rds.h"
 #include "proxy/server/worker.h"
+#include "proxy/server/xds_source.h"
 
 static void add_stat(fd_admin_stats_t *stats, const char *scope, const char *scope_name, const char *name,
                      fd_stat_kind_t kind, uint64_t value)
@@ -75,6 +77,34 @@ static void collect_cluster(fd_admin_stats_t *stats, struct fd_server *server, s
     }
 }
 
+/* http.<prefix>.rds.<route_config_name>.*: each name used under this prefix, once. */
+static void collect_rds(fd_admin_stats_t *stats, struct fd_server *server, const char *prefix)
+{
+    const fd_config_t *config = fd_server_config(server);
+    const char *done[16];
+    size_t n_done = 0;
+    for (size_t l = 0; l < config->n_listeners; l++) {
+        const fd_http_manager_t *http = &fd_listener_first_chain(&config->listeners[l])->http;
+        fd_rds_stats_t rds;
+        if (strcmp(http->stat_prefix.base, prefix) != 0 || http->rds_name.len == 0 ||
+            !fd_rds_name_stats(fd_server_rds(server), http->rds_name.base, &rds))
+            continue;
+        int seen = 0;
+        for (size_t i = 0; i < n_done && !seen; i++)
+            seen = strcmp(done[i], http->rds_name.base) == 0;
+        if (seen || n_done == sizeof(done) / sizeof(done[0]))
+            continue;
+        done[n_done++] = http->rds_name.base;
+        static const char *const names[] = {"update_attempt", "update_success", "update_rejected", "config_reload"};
+        const uint64_t values[] = {rds.update_attempt, rds.update_success, rds.update_rejected, rds.config_reload};
+        for (size_t i = 0; i < 4; i++) {
+            char stat[200];
+            snprintf(stat, sizeof(stat), "rds.%s.%s", http->rds_name.base, names[i]);
+            add_stat(stats, "http", prefix, stat, FD_STAT_COUNTER, values[i]);
+        }
+    }
+}
+
 /* Listeners sharing a stat_prefix share Envoy's http.<prefix> scope: sum them. */
 static void collect_http(fd_admin_stats_t *stats, struct fd_server *server)
 {
@@ -96,6 +126,7 @@ static void collect_http(fd_admin_stats_t *stats, struct fd_server *server)
         }
         for (size_t i = 0; i < fd_http_stat_count; i++)
             add_stat(stats, "http", prefix, fd_http_stat_descs[i].name, fd_http_stat_descs[i].kind, total[i]);
+        collect_rds(stats, server, prefix);
     }
 }
 
@@ -115,8 +146,9 @@ void fd_admin_stats_collect(fd_admin_stats_t *stats, struct fd_server *server, u
     int draining = fd_server_is_draining(server);
     add_stat(stats, "server", "", "live", FD_STAT_GAUGE, !draining);
     add_stat(stats, "server", "", "state", FD_STAT_GAUGE, fd_server_state(server)); /* Envoy's numbers */
-    if (fd_server_eds(server) != NULL)
-        add_stat(stats, "control_plane", "", "connected_state", FD_STAT_GAUGE, fd_eds_connected(fd_server_eds(server)));
+    if (fd_server_eds(server) != NULL || fd_server_rds(server) != NULL)
+        add_stat(stats, "control_plane", "", "connected_state", FD_STAT_GAUGE,
+                 fd_xds_sources_connected(fd_server_xds(server)));
     add_stat(stats, "server", "", "uptime", FD_STAT_GAUGE, uptime_s);
     add_stat(stats, "server", "", "concurrency", FD_STAT_GAUGE, fd_server_worker_count(server));
     add_stat(stats, "server", "", "total_connections", FD_STAT_GAUGE, connections);

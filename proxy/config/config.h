@@ -236,7 +236,8 @@ typedef struct fd_virtual_host {
     fd_header_ops_t request_headers, response_headers;
     int require_tls; /* 0 none, 1 external only, 2 all */
     fd_filter_route_configs_t filter_configs;
-    struct fd_route_index *index; /* built by fd_route_index_build (proxy/router/route_match.h) */
+    const struct fd_route_table *table; /* the route configuration it belongs to */
+    struct fd_route_index *index;       /* built by fd_route_index_build (proxy/router/route_match.h) */
 } fd_virtual_host_t;
 
 typedef struct fd_route_table {

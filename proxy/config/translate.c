@@ -239,3 +239,27 @@ fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstra
     }
     return config;
 }
+
+fd_config_t *fd_translate_route_configuration(const Envoy__Config__Route__V3__RouteConfiguration *rc,
+                                              const fd_filter_registry_t *filters, fd_route_table_t **table,
+                                              fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings)
+{
+    fd_config_t *arena = calloc(1, sizeof(*arena));
+    if (arena == NULL)
+        abort();
+    h2o_mem_init_pool(&arena->pool);
+    arena->refcount = 1;
+    /* have_cds: clusters a route names are looked up when a request comes, as Envoy's RDS does */
+    fd_translator_t tr = {.errs = errs, .config = arena, .filters = filters, .warnings = warnings, .have_cds = 1};
+    size_t errors_before = errs->count + errs->dropped;
+    fd_tr_check_supported(&tr, &rc->base);
+    *table = fd_tr_alloc(&tr, sizeof(**table));
+    fd_tr_route_table(&tr, rc, *table);
+    free(tr.cluster_refs);
+    if (errs->count + errs->dropped != errors_before) {
+        fd_config_release(arena);
+        *table = NULL;
+        return NULL;
+    }
+    return arena;
+}

@@ -6,6 +6,7 @@
 
 #include "envoy/config/bootstrap/v3/bootstrap.pb-c.h"
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
+#include "envoy/config/route/v3/route.pb-c.h"
 #include "proxy/config/cfg_errors.h"
 #include "proxy/config/cfg_source.h"
 #include "proxy/config/config.h"
@@ -17,6 +18,14 @@
 fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstrap *bootstrap,
                                     const fd_cfg_source_t *src, const fd_filter_registry_t *filters,
                                     fd_cfg_errors_t *errs);
+
+/* An RDS update (a RouteConfiguration from a control server), checked and compiled as an
+ * inline route_config is; routes may name clusters that do not exist (503 at request time,
+ * as Envoy's RDS does by default). Returns an arena holding *table (release it with
+ * fd_config_release), or NULL with every error in errs; unsupported fields go to warnings. */
+fd_config_t *fd_translate_route_configuration(const Envoy__Config__Route__V3__RouteConfiguration *rc,
+                                              const fd_filter_registry_t *filters, fd_route_table_t **table,
+                                              fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings);
 
 /* An EDS update (a ClusterLoadAssignment from a control server), checked as a static
  * load_assignment is, into *endpoints (malloc'd; the caller frees; NULL when empty) and *n.

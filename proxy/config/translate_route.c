@@ -283,6 +283,7 @@ void fd_tr_route_table(fd_translator_t *tr, const Envoy__Config__Route__V3__Rout
                                "duplicate virtual host name '%s' (also virtual_hosts[%zu])", rc->virtual_hosts[i]->name,
                                j);
         translate_vhost(tr, rc->virtual_hosts[i], &out->vhosts[i], out);
+        out->vhosts[i].table = out;
         fd_tr_pop(tr, s);
     }
     check_duplicate_domains(tr, rc, out);

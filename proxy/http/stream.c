@@ -34,6 +34,7 @@ typedef struct stream_end {
     const fd_virtual_host_t *vhost;
     const fd_route_t *route;
     fd_filter_chain_stream_t *filters; /* NULL: the router is the only HTTP filter */
+    fd_worker_routes_t *rds;           /* the RDS route configuration it routes with, if any */
     fd_stream_info_t info;
 } stream_end_t;
 
@@ -101,6 +102,8 @@ static void on_request_disposed(void *p)
     if (end->chain != NULL && end->chain->http.n_access_logs != 0)
         log_request(end);
     fd_stream_info_name_host(&end->info, NULL); /* the log line was the last use of the host */
+    if (end->rds != NULL)                       /* after the log line, which names the route */
+        fd_worker_routes_release(end->rds);
 }
 
 static stream_end_t *track_request(fd_worker_listener_t *wl, h2o_req_t *req)
@@ -217,6 +220,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     fd_router_edge_headers(&worker->router, req, &chain->http);
     const fd_route_table_t *table = chain->http.routes;
+    if (table == NULL && (end->rds = fd_worker_routes_acquire(worker, chain->http.rds_name)) != NULL)
+        table = end->rds->table; /* from RDS: kept for this request whatever updates come */
     fd_route_request_t rr = {req->authority, req->path, req->method, req->scheme->name, &req->headers};
     end->table = table;
     end->vhost = table != NULL ? fd_route_find_vhost(table, req->authority) : NULL;

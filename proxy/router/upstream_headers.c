@@ -168,7 +168,7 @@ void fd_router_build_upstream_request(h2o_req_t *req, const fd_http_manager_t *h
         fd_header_ops_apply(&req->pool, &headers, &weighted->headers);
     fd_header_ops_apply(&req->pool, &headers, &route->request_headers);
     fd_header_ops_apply(&req->pool, &headers, &vhost->request_headers);
-    fd_header_ops_apply(&req->pool, &headers, &http->routes->request_headers);
+    fd_header_ops_apply(&req->pool, &headers, &vhost->table->request_headers);
     fd_upstream_header_t *out = h2o_mem_alloc_pool(&req->pool, (headers.size + 1) * sizeof(*out));
     for (size_t i = 0; i < headers.size; i++)
         out[i] = (fd_upstream_header_t){*headers.entries[i].name, headers.entries[i].value};

@@ -335,7 +335,7 @@ static void on_upstream_head(fd_upstream_request_t *upstream, int minor_version,
     }
     fd_header_ops_apply(&req->pool, &req->res.headers, &fw->route->response_headers);
     fd_header_ops_apply(&req->pool, &req->res.headers, &fw->vhost->response_headers);
-    fd_header_ops_apply(&req->pool, &req->res.headers, &fw->http->routes->response_headers);
+    fd_header_ops_apply(&req->pool, &req->res.headers, &fw->vhost->table->response_headers);
     /* as Envoy, the per-try timeout no longer applies once the response has started: the route
      * timeout alone bounds the rest */
     if (h2o_timeout_is_linked(&fw->per_try))

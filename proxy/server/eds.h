@@ -1,8 +1,7 @@
-/* Endpoints from a control server (EDS) for the EDS clusters of the config: subscribed over
- * the ADS stream (eds_config {ads: {}}) or an EDS stream of their own (api_config_source,
- * GRPC). The xDS thread hands each response to the main thread, which checks it with the
- * translator, sends every cluster's new hosts to the workers and answers ACK, or NACKs it
- * with the translator's message while the previous endpoints keep serving. */
+/* Endpoints from a control server (EDS) for the EDS clusters of the config, on the stream of
+ * each cluster's eds_config (xds_source.h). Each response is checked with the translator on
+ * the main thread; every cluster's new hosts go to the workers and the response is ACKed, or
+ * it is NACKed with the translator's message while the previous endpoints keep serving. */
 #ifndef FD_EDS_H
 #define FD_EDS_H
 
@@ -10,30 +9,27 @@
 
 #include "proxy/config/config.h"
 #include "proxy/server/server.h"
+#include "proxy/server/xds_source.h"
 
 typedef struct fd_eds fd_eds_t;
 
-/* Starts the streams once the workers run; *out stays NULL when config has no EDS cluster.
- * -1 (with a message on stderr) when a control server cannot be named or reached. */
-int fd_eds_start(fd_server_t *server, h2o_loop_t *loop, const fd_config_t *config, fd_eds_t **out);
+/* Watches the EDS clusters of config on their streams (before fd_xds_sources_start); *out
+ * stays NULL when there is none. -1 (with a message on stderr) when a control server cannot
+ * be named. */
+int fd_eds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loop, const fd_config_t *config,
+                 fd_eds_t **out);
 
 /* Every EDS cluster has had its first assignment, or its initial_fetch_timeout passed: until
  * then the server is initializing (/ready answers 503). NULL is ready. */
 int fd_eds_ready(const fd_eds_t *eds);
 
-/* For /stats (main thread): control_plane.connected_state, 1 while every stream is up;
- * cluster.<name>.update_* of an EDS cluster (0 when cluster is not one). */
-int fd_eds_connected(const fd_eds_t *eds);
+/* cluster.<name>.update_* of an EDS cluster (0 when cluster is not one). Main thread. */
 typedef struct fd_eds_stats {
     uint64_t update_attempt, update_success, update_rejected;
 } fd_eds_stats_t;
 int fd_eds_cluster_stats(const fd_eds_t *eds, size_t cluster, fd_eds_stats_t *out);
 
-/* Drain: nothing more is sent to the workers. Main thread. NULL is a no-op. */
-void fd_eds_request_stop(fd_eds_t *eds);
-
-/* Closes the streams (joining their threads) and frees everything; after the workers are
- * gone. Main thread. NULL is a no-op. */
-void fd_eds_stop(fd_eds_t *eds);
+/* After the streams are stopped (fd_xds_sources_free). NULL is a no-op. */
+void fd_eds_free(fd_eds_t *eds);
 
 #endif

@@ -17,8 +17,10 @@
 #include "proxy/server/dns_resolver.h"
 #include "proxy/server/eds.h"
 #include "proxy/server/listen_socket.h"
+#include "proxy/server/rds.h"
 #include "proxy/server/tls.h"
 #include "proxy/server/worker.h"
+#include "proxy/server/xds_source.h"
 #include "proxy/util/clock.h"
 
 struct fd_server {
@@ -30,7 +32,9 @@ struct fd_server {
     size_t n_workers;
     h2o_evloop_t *loop; /* main thread: admin and signals */
     fd_admin_t *admin;
-    fd_eds_t *eds; /* NULL: no EDS cluster */
+    fd_xds_sources_t *xds; /* streams to control servers (none for a fully static config) */
+    fd_eds_t *eds;         /* NULL: no EDS cluster */
+    fd_rds_t *rds;         /* NULL: no listener uses RDS */
     fd_dns_resolver_t *dns;
     h2o_socket_t *signals;
     int draining;            /* read by workers and admin */
@@ -155,7 +159,7 @@ void fd_server_start_drain(fd_server_t *server)
                      __ATOMIC_RELEASE);
     __atomic_store_n(&server->draining, 1, __ATOMIC_RELEASE);
     fd_dns_resolver_request_stop(server->dns);
-    fd_eds_request_stop(server->eds);
+    fd_xds_sources_request_stop(server->xds);
     for (size_t i = 0; i < server->n_workers; i++)
         fd_worker_request_drain(&server->workers[i]);
 }
@@ -169,7 +173,7 @@ fd_server_state_t fd_server_state(fd_server_t *server)
 {
     if (fd_server_is_draining(server))
         return FD_SERVER_DRAINING;
-    return fd_eds_ready(server->eds) ? FD_SERVER_LIVE : FD_SERVER_INITIALIZING;
+    return fd_eds_ready(server->eds) && fd_rds_ready(server->rds) ? FD_SERVER_LIVE : FD_SERVER_INITIALIZING;
 }
 
 const char *fd_server_state_name(fd_server_state_t state)
@@ -180,6 +184,16 @@ const char *fd_server_state_name(fd_server_state_t state)
 struct fd_eds *fd_server_eds(fd_server_t *server)
 {
     return server->eds;
+}
+
+struct fd_rds *fd_server_rds(fd_server_t *server)
+{
+    return server->rds;
+}
+
+struct fd_xds_sources *fd_server_xds(fd_server_t *server)
+{
+    return server->xds;
 }
 
 static void on_signal(h2o_socket_t *sock, const char *err)
@@ -313,12 +327,6 @@ static int check_servable(const fd_config_t *config)
             ok = 0;
         }
     }
-    for (size_t l = 0; l < config->n_listeners; l++)
-        for (size_t i = 0; i < config->listeners[l].n_chains; i++)
-            if (config->listeners[l].chains[i].http.routes == NULL) {
-                fprintf(stderr, "frontdesk: listener '%s': RDS cannot be served yet\n", config->listeners[l].name.base);
-                ok = 0;
-            }
     return ok ? 0 : -1;
 }
 
@@ -361,9 +369,14 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
         (server.admin = fd_admin_start(&server, server.loop, config, json_incref(options->bootstrap_json))) == NULL)
         return 1;
     server.dns = fd_dns_resolver_create(&server, config);
-    /* EDS answers are applied from this loop, so none reaches a worker before it starts */
-    if (fd_eds_start(&server, server.loop, config, &server.eds) != 0) {
-        fd_eds_stop(server.eds);
+    /* xDS answers are applied from this loop, so none reaches a worker before it starts */
+    server.xds = fd_xds_sources_new(server.loop, config);
+    if (fd_eds_start(&server, server.xds, server.loop, config, &server.eds) != 0 ||
+        fd_rds_start(&server, server.xds, server.loop, config, options->filters, &server.rds) != 0 ||
+        fd_xds_sources_start(server.xds) != 0) {
+        fd_xds_sources_free(server.xds);
+        fd_eds_free(server.eds);
+        fd_rds_free(server.rds);
         return 1;
     }
     if (start_workers(&server) != 0 || fd_dns_resolver_start(server.dns) != 0)
@@ -374,7 +387,9 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     for (size_t i = 0; i < server.n_workers; i++)
         fd_worker_join(&server.workers[i]);
     fd_dns_resolver_stop(server.dns);
-    fd_eds_stop(server.eds);
+    fd_xds_sources_free(server.xds);
+    fd_eds_free(server.eds);
+    fd_rds_free(server.rds);
     dispose_server(&server);
     fd_access_log_stop(); /* writes what the workers handed over */
     open_access_logs(config, 0);

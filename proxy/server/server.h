@@ -12,7 +12,8 @@ typedef struct fd_server_options {
     unsigned concurrency;  /* workers; 0: number of cores */
     unsigned drain_time_s; /* how long in-flight requests may take after SIGTERM */
     const char *config_path;
-    json_t *bootstrap_json; /* the loaded bootstrap, for the admin's /config_dump (borrowed) */
+    json_t *bootstrap_json;                   /* the loaded bootstrap, for the admin's /config_dump (borrowed) */
+    const struct fd_filter_registry *filters; /* for route configurations from RDS (borrowed) */
 } fd_server_options_t;
 
 /* h2o 2.2 reads a request body whole before the handler runs: the most one request may hold. */
@@ -43,7 +44,9 @@ struct fd_worker *fd_server_worker(fd_server_t *server, size_t index);
 int fd_server_drain_expired(fd_server_t *server);
 fd_server_state_t fd_server_state(fd_server_t *server);
 const char *fd_server_state_name(fd_server_state_t state);
-struct fd_eds *fd_server_eds(fd_server_t *server); /* NULL: no EDS */
+struct fd_eds *fd_server_eds(fd_server_t *server);         /* NULL: no EDS */
+struct fd_rds *fd_server_rds(fd_server_t *server);         /* NULL: no RDS */
+struct fd_xds_sources *fd_server_xds(fd_server_t *server); /* the control-server streams */
 /* DNS: the addresses resolved so far, for a worker about to start; and whether the resolver
  * thread is gone (a worker keeps its message queue until then). */
 void fd_server_seed_worker(fd_server_t *server, struct fd_router_worker *rw);

@@ -17,8 +17,11 @@
 
 typedef struct control_message {
     h2o_multithread_message_t super;
-    enum { CONTROL_DRAIN, CONTROL_HOSTS } kind;
-    size_t cluster; /* CONTROL_HOSTS: the cluster's new addresses */
+    enum { CONTROL_DRAIN, CONTROL_HOSTS, CONTROL_ROUTES } kind;
+    size_t cluster;    /* CONTROL_HOSTS: the cluster's new addresses */
+    char *routes_name; /* CONTROL_ROUTES: the name's new route configuration */
+    fd_config_t *arena;
+    const fd_route_table_t *table;
     size_t n_addresses;
     fd_router_address_t addresses[];
 } control_message_t;
@@ -105,6 +108,9 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
             stop_accepting(worker);
         } else if (msg->kind == CONTROL_HOSTS) {
             fd_router_update_hosts(&worker->router, msg->cluster, msg->addresses, msg->n_addresses);
+        } else if (msg->kind == CONTROL_ROUTES) {
+            fd_worker_routes_update(worker, msg->routes_name, msg->arena, msg->table);
+            free(msg->routes_name);
         }
         free(msg);
     }
@@ -144,6 +150,7 @@ static void dispose_worker(fd_worker_t *worker)
     }
     fd_router_worker_dispose(&worker->router);
     fd_loop_timers_dispose(&worker->timers);
+    fd_worker_routes_dispose(worker);
     h2o_multithread_unregister_receiver(worker->queue, &worker->control);
     h2o_multithread_destroy_queue(worker->queue);
     fd_config_release(worker->config);
@@ -194,6 +201,7 @@ int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index,
     fd_config_retain(worker->config);
     worker->loop = h2o_evloop_create();
     fd_router_worker_init(&worker->router, worker->loop, worker->config);
+    fd_worker_routes_init(worker);
     worker->n_listeners = worker->config->n_listeners;
     worker->listeners = calloc(worker->n_listeners ? worker->n_listeners : 1, sizeof(*worker->listeners));
     if (worker->listeners == NULL)
@@ -230,6 +238,17 @@ void fd_worker_send_hosts(fd_worker_t *worker, size_t cluster, const fd_router_a
     msg->cluster = cluster;
     msg->n_addresses = n;
     memcpy(msg->addresses, addresses, n * sizeof(*addresses));
+    h2o_multithread_send_message(&worker->control, &msg->super);
+}
+
+void fd_worker_send_routes(fd_worker_t *worker, const char *name, fd_config_t *arena, const fd_route_table_t *table)
+{
+    control_message_t *msg = calloc(1, sizeof(*msg));
+    if (msg == NULL || (msg->routes_name = strdup(name)) == NULL)
+        abort();
+    msg->kind = CONTROL_ROUTES;
+    msg->arena = arena;
+    msg->table = table;
     h2o_multithread_send_message(&worker->control, &msg->super);
 }
 

@@ -29,6 +29,21 @@ typedef struct fd_worker_listener {
     fd_http_stats_t stats; /* this listener's HTTP connection manager, on this worker */
 } fd_worker_listener_t;
 
+/* A route configuration from RDS as one worker uses it: a request that starts with it keeps
+ * it until it ends, whatever the updates that come meanwhile. */
+typedef struct fd_worker_routes {
+    fd_config_t *arena; /* holds table: this worker's reference */
+    const fd_route_table_t *table;
+    size_t in_flight;
+    int retired; /* an update replaced it: freed with its last request */
+} fd_worker_routes_t;
+
+/* One route_config_name that listeners of the config take from RDS. */
+typedef struct fd_worker_rds {
+    const char *name;
+    fd_worker_routes_t *current; /* NULL until the first RouteConfiguration */
+} fd_worker_rds_t;
+
 typedef struct fd_worker {
     struct fd_server *server;
     size_t index;
@@ -36,7 +51,9 @@ typedef struct fd_worker {
     h2o_evloop_t *loop;
     fd_config_t *config; /* this worker's reference to the current snapshot */
     fd_router_worker_t router;
-    fd_loop_timers_t timers;                 /* filters' timers */
+    fd_loop_timers_t timers; /* filters' timers */
+    fd_worker_rds_t *rds;    /* worker_routes.c */
+    size_t n_rds;
     struct fd_access_log_worker *access_log; /* this thread's access log buffers */
     fd_worker_listener_t *listeners;
     size_t n_listeners;
@@ -57,6 +74,18 @@ void fd_worker_request_drain(fd_worker_t *worker);
 
 /* Hands a cluster's new addresses to the worker (from any thread); it updates its hosts. */
 void fd_worker_send_hosts(fd_worker_t *worker, size_t cluster, const fd_router_address_t *addresses, size_t n);
+
+/* Hands the worker (from the main thread) a new route configuration for name; arena carries
+ * one reference for the worker, which it releases when the last request using it ends. */
+void fd_worker_send_routes(fd_worker_t *worker, const char *name, fd_config_t *arena, const fd_route_table_t *table);
+
+/* worker_routes.c, on the worker's thread: the slots of config's RDS names; the route
+ * configuration a request starts with (NULL: none yet) and its end; an update; the end. */
+void fd_worker_routes_init(fd_worker_t *worker);
+fd_worker_routes_t *fd_worker_routes_acquire(fd_worker_t *worker, fd_string_t name);
+void fd_worker_routes_release(fd_worker_routes_t *routes);
+void fd_worker_routes_update(fd_worker_t *worker, const char *name, fd_config_t *arena, const fd_route_table_t *table);
+void fd_worker_routes_dispose(fd_worker_t *worker);
 
 void fd_worker_join(fd_worker_t *worker);
 

@@ -1,0 +1,230 @@
+/* RDS for the workers; see rds.h. Runs on the main thread's loop. */
+#include "proxy/server/rds.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envoy/config/route/v3/route.pb-c.h"
+#include "proxy/config/translate.h"
+#include "proxy/router/route_match.h"
+#include "proxy/server/worker.h"
+#include "xds/ads_client.h"
+
+typedef struct rds_name {
+    const char *name;
+    const fd_xds_source_t *source;
+    int received; /* has had a first RouteConfiguration */
+    fd_rds_stats_t stats;
+} rds_name_t;
+
+struct fd_rds {
+    fd_server_t *server;
+    const fd_filter_registry_t *filters;
+    h2o_loop_t *loop;
+    rds_name_t *names;
+    size_t n_names;
+    size_t waiting;
+    h2o_timeout_t init_timeout;
+    h2o_timeout_entry_t init_entry;
+    int has_init_timeout, init_timed_out;
+};
+
+typedef struct compiled {
+    rds_name_t *name; /* NULL: not a name of ours on this stream */
+    fd_config_t *arena;
+    fd_route_table_t *table;
+} compiled_t;
+
+static rds_name_t *name_for(fd_rds_t *rds, const fd_xds_source_t *source, const char *name)
+{
+    for (size_t i = 0; i < rds->n_names; i++)
+        if (rds->names[i].source == source && strcmp(rds->names[i].name, name) == 0)
+            return &rds->names[i];
+    return NULL;
+}
+
+/* Translates and indexes one RouteConfiguration; -1 with its errors in errs. */
+static int compile(fd_rds_t *rds, const Envoy__Config__Route__V3__RouteConfiguration *rc, compiled_t *out,
+                   fd_cfg_errors_t *errs)
+{
+    fd_cfg_errors_t one = {0}, warnings = {0};
+    int rc_ok = 0;
+    out->arena = fd_translate_route_configuration(rc, rds->filters, &out->table, &one, &warnings);
+    if (out->arena != NULL && fd_route_index_build(out->table, &out->arena->pool) != 0)
+        fd_cfg_errors_add(&one, NULL, (fd_cfg_mark_t){0}, NULL, "a virtual host has too many routes to index");
+    if (one.count != 0) {
+        char *text = fd_cfg_errors_join(&one);
+        fd_cfg_errors_add(errs, NULL, (fd_cfg_mark_t){0}, NULL, "RouteConfiguration '%s': %s", rc->name, text);
+        free(text);
+        rc_ok = -1;
+    } else if (warnings.count != 0) {
+        char *text = fd_cfg_errors_join(&warnings);
+        fprintf(stderr, "frontdesk: RDS '%s': %s\n", rc->name, text);
+        free(text);
+    }
+    fd_cfg_errors_clear(&one);
+    fd_cfg_errors_clear(&warnings);
+    return rc_ok;
+}
+
+static void publish(fd_rds_t *rds, compiled_t *c)
+{
+    for (size_t w = 0; w < fd_server_worker_count(rds->server); w++) {
+        fd_config_retain(c->arena); /* the worker's reference */
+        fd_worker_send_routes(fd_server_worker(rds->server, w), c->name->name, c->arena, c->table);
+    }
+    c->name->stats.update_success++;
+    c->name->stats.config_reload++;
+    if (!c->name->received) {
+        c->name->received = 1;
+        rds->waiting--;
+    }
+}
+
+/* A response: all its route configurations go to the workers, or none (NACK). */
+static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *const *resources, size_t n,
+                 const char *version, char *error, size_t error_size)
+{
+    fd_rds_t *rds = ctx;
+    compiled_t *compiled = calloc(n ? n : 1, sizeof(*compiled));
+    fd_cfg_errors_t errs = {0};
+    int ok = 1;
+    if (compiled == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        const Envoy__Config__Route__V3__RouteConfiguration *rc =
+            (const Envoy__Config__Route__V3__RouteConfiguration *)resources[i];
+        if ((compiled[i].name = name_for(rds, source, rc->name)) == NULL) {
+            fprintf(stderr, "frontdesk: RDS: ignoring RouteConfiguration '%s': no listener asked for it\n", rc->name);
+            continue;
+        }
+        compiled[i].name->stats.update_attempt++;
+        if (compile(rds, rc, &compiled[i], &errs) != 0) {
+            compiled[i].name->stats.update_rejected++;
+            ok = 0;
+        }
+    }
+    if (!ok) {
+        char *text = fd_cfg_errors_join(&errs);
+        fprintf(stderr, "frontdesk: RDS update %s rejected, the previous routes keep serving:\n%s\n", version, text);
+        snprintf(error, error_size, "%s", text);
+        free(text);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ok && compiled[i].name != NULL)
+            publish(rds, &compiled[i]);
+        if (compiled[i].arena != NULL)
+            fd_config_release(compiled[i].arena); /* the translator's reference */
+    }
+    free(compiled);
+    fd_cfg_errors_clear(&errs);
+    return ok ? 0 : -1;
+}
+
+static void on_init_timeout(h2o_timeout_entry_t *entry)
+{
+    fd_rds_t *rds = H2O_STRUCT_FROM_MEMBER(fd_rds_t, init_entry, entry);
+    if (rds->waiting != 0)
+        fprintf(stderr, "frontdesk: %zu RDS route configuration(s) still missing after initial_fetch_timeout\n",
+                rds->waiting);
+    rds->init_timed_out = 1;
+}
+
+/* The names the listeners use, each with the stream of its config source; one watch per stream. */
+static int plan(fd_rds_t *rds, fd_xds_sources_t *sources, const fd_config_t *config, uint64_t *init_ms)
+{
+    for (size_t l = 0; l < config->n_listeners; l++) {
+        const fd_listener_t *listener = &config->listeners[l];
+        for (size_t c = 0; c <= listener->n_chains; c++) {
+            const fd_filter_chain_t *chain = c < listener->n_chains ? &listener->chains[c] : listener->default_chain;
+            if (chain == NULL || chain->http.routes != NULL || chain->http.rds_name.len == 0)
+                continue;
+            const fd_xds_source_t *source = fd_xds_sources_get(sources, &chain->http.rds_source);
+            if (source == NULL)
+                return -1;
+            if (name_for(rds, source, chain->http.rds_name.base) != NULL)
+                continue;
+            rds_name_t *grown = realloc(rds->names, (rds->n_names + 1) * sizeof(*grown));
+            if (grown == NULL)
+                abort();
+            rds->names = grown;
+            rds->names[rds->n_names++] = (rds_name_t){.name = chain->http.rds_name.base, .source = source};
+            if (chain->http.rds_source.initial_fetch_timeout_ms > *init_ms)
+                *init_ms = chain->http.rds_source.initial_fetch_timeout_ms;
+        }
+    }
+    const char **names = calloc(rds->n_names ? rds->n_names : 1, sizeof(*names));
+    if (names == NULL)
+        abort();
+    for (size_t i = 0; i < rds->n_names; i++) {
+        int first = 1;
+        for (size_t j = 0; j < i && first; j++)
+            first = rds->names[j].source != rds->names[i].source;
+        if (!first)
+            continue;
+        size_t n = 0;
+        for (size_t j = i; j < rds->n_names; j++)
+            if (rds->names[j].source == rds->names[i].source)
+                names[n++] = rds->names[j].name;
+        fd_xds_source_watch((fd_xds_source_t *)rds->names[i].source, FD_ADS_TYPE_ROUTE,
+                            &envoy__config__route__v3__route_configuration__descriptor, names, n, apply, rds);
+    }
+    free(names);
+    rds->waiting = rds->n_names;
+    return 0;
+}
+
+int fd_rds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loop, const fd_config_t *config,
+                 const fd_filter_registry_t *filters, fd_rds_t **out)
+{
+    *out = NULL;
+    fd_rds_t *rds = calloc(1, sizeof(*rds));
+    if (rds == NULL)
+        abort();
+    *rds = (fd_rds_t){.server = server, .filters = filters, .loop = loop};
+    uint64_t init_ms = 0;
+    if (plan(rds, sources, config, &init_ms) != 0) {
+        fd_rds_free(rds);
+        return -1;
+    }
+    if (rds->n_names == 0) {
+        fd_rds_free(rds);
+        return 0;
+    }
+    if (init_ms != 0) { /* 0: wait for the first route configurations as long as it takes */
+        h2o_timeout_init(loop, &rds->init_timeout, init_ms);
+        rds->has_init_timeout = 1;
+        rds->init_entry.cb = on_init_timeout;
+        h2o_timeout_link(loop, &rds->init_timeout, &rds->init_entry);
+    }
+    *out = rds;
+    return 0;
+}
+
+int fd_rds_ready(const fd_rds_t *rds)
+{
+    return rds == NULL || rds->waiting == 0 || rds->init_timed_out;
+}
+
+int fd_rds_name_stats(const fd_rds_t *rds, const char *name, fd_rds_stats_t *out)
+{
+    for (size_t i = 0; rds != NULL && i < rds->n_names; i++)
+        if (strcmp(rds->names[i].name, name) == 0) {
+            *out = rds->names[i].stats;
+            return 1;
+        }
+    return 0;
+}
+
+void fd_rds_free(fd_rds_t *rds)
+{
+    if (rds == NULL)
+        return;
+    if (h2o_timeout_is_linked(&rds->init_entry))
+        h2o_timeout_unlink(&rds->init_entry);
+    if (rds->has_init_timeout)
+        h2o_timeout_dispose(rds->loop, &rds->init_timeout);
+    free(rds->names);
+    free(rds);
+}

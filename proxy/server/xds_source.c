@@ -1,0 +1,291 @@
+/* Streams to control servers and the hand-over of their responses to the main thread; see
+ * xds_source.h. The client threads only decode and post; watchers run on the main loop. */
+#include "proxy/server/xds_source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/version.h"
+#include "xds/ads_client.h"
+
+#define MAX_WATCHES 4
+
+typedef struct watch {
+    char *type_url;
+    const ProtobufCMessageDescriptor *type;
+    char **names;
+    size_t n_names;
+    fd_xds_apply_cb apply;
+    void *ctx;
+} watch_t;
+
+struct fd_xds_source {
+    fd_xds_sources_t *sources;
+    fd_ads_client_t *client;
+    const fd_config_source_ref_t *ref;
+    char target[300];
+    watch_t watches[MAX_WATCHES];
+    size_t n_watches;
+    int connected; /* written by the client thread */
+};
+
+struct fd_xds_sources {
+    h2o_loop_t *loop;
+    const fd_config_t *config;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t receiver;
+    fd_xds_source_t **items;
+    size_t n;
+    int stopping;
+};
+
+/* A response decoded on the client thread, for the main thread. */
+typedef struct xds_message {
+    h2o_multithread_message_t super;
+    fd_xds_source_t *source;
+    const watch_t *watch;
+    char *version, *nonce;
+    ProtobufCMessage **resources;
+    size_t n;
+} xds_message_t;
+
+static void free_message(xds_message_t *msg)
+{
+    for (size_t i = 0; i < msg->n; i++)
+        protobuf_c_message_free_unpacked(msg->resources[i], NULL);
+    free(msg->resources);
+    free(msg->version);
+    free(msg->nonce);
+    free(msg);
+}
+
+static const watch_t *watch_of(const fd_xds_source_t *source, const char *type_url)
+{
+    for (size_t i = 0; i < source->n_watches; i++)
+        if (strcmp(source->watches[i].type_url, type_url) == 0)
+            return &source->watches[i];
+    return NULL;
+}
+
+/* Client thread: decode and hand over; the verdict comes from the main thread. */
+static int on_response(void *ctx, const Envoy__Service__Discovery__V3__DiscoveryResponse *resp, char *error,
+                       size_t error_len)
+{
+    fd_xds_source_t *source = ctx;
+    const watch_t *watch = watch_of(source, resp->type_url);
+    if (watch == NULL) {
+        snprintf(error, error_len, "frontdesk did not subscribe to %s", resp->type_url);
+        return FD_ADS_NACK;
+    }
+    xds_message_t *msg = calloc(1, sizeof(*msg));
+    if (msg == NULL)
+        abort();
+    *msg = (xds_message_t){.source = source, .watch = watch};
+    msg->version = strdup(resp->version_info);
+    msg->nonce = strdup(resp->nonce);
+    msg->resources = calloc(resp->n_resources ? resp->n_resources : 1, sizeof(*msg->resources));
+    if (msg->version == NULL || msg->nonce == NULL || msg->resources == NULL)
+        abort();
+    for (size_t i = 0; i < resp->n_resources; i++) {
+        const Google__Protobuf__Any *any = resp->resources[i];
+        ProtobufCMessage *decoded = protobuf_c_message_unpack(watch->type, NULL, any->value.len, any->value.data);
+        if (decoded == NULL) {
+            snprintf(error, error_len, "resources[%zu]: the bytes of this %s do not decode", i, watch->type->name);
+            free_message(msg);
+            return FD_ADS_NACK;
+        }
+        msg->resources[msg->n++] = decoded;
+    }
+    h2o_multithread_send_message(&source->sources->receiver, &msg->super);
+    return FD_ADS_PENDING;
+}
+
+static void on_stream(void *ctx, int connected, int grpc_status, const char *message)
+{
+    fd_xds_source_t *source = ctx;
+    __atomic_store_n(&source->connected, connected, __ATOMIC_RELEASE);
+    if (!connected)
+        fprintf(stderr, "frontdesk: xDS stream to %s closed (gRPC status %d: %s); retrying with backoff\n",
+                source->target, grpc_status, message != NULL ? message : "");
+}
+
+static void apply(xds_message_t *msg)
+{
+    char error[4096] = "";
+    if (msg->watch->apply(msg->watch->ctx, msg->source, msg->resources, msg->n, msg->version, error, sizeof(error)) ==
+        0)
+        fd_ads_client_ack(msg->source->client, msg->watch->type_url, msg->version, msg->nonce);
+    else
+        fd_ads_client_nack(msg->source->client, msg->watch->type_url, msg->nonce, error);
+}
+
+static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    fd_xds_sources_t *sources = H2O_STRUCT_FROM_MEMBER(fd_xds_sources_t, receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        xds_message_t *msg = H2O_STRUCT_FROM_MEMBER(xds_message_t, super.link, messages->next);
+        h2o_linklist_unlink(&msg->super.link);
+        if (!sources->stopping) /* draining: the workers may be going; no verdict either */
+            apply(msg);
+        free_message(msg);
+    }
+}
+
+fd_xds_sources_t *fd_xds_sources_new(h2o_loop_t *loop, const fd_config_t *config)
+{
+    fd_xds_sources_t *sources = calloc(1, sizeof(*sources));
+    if (sources == NULL)
+        abort();
+    sources->loop = loop;
+    sources->config = config;
+    sources->queue = h2o_multithread_create_queue(loop);
+    h2o_multithread_register_receiver(sources->queue, &sources->receiver, on_messages);
+    return sources;
+}
+
+/* The gRPC target of a config source: its google_grpc target_uri, or the address of the
+ * static cluster its envoy_grpc names ("ip:port", "[ip6]:port", or "dns:///name:port"). */
+static int target_of(const fd_config_t *config, const fd_config_source_ref_t *ref, char *out, size_t size)
+{
+    if (ref->target_uri.len != 0) {
+        snprintf(out, size, "%s", ref->target_uri.base);
+        return 0;
+    }
+    const fd_cluster_t *cluster = fd_config_find_cluster(config, ref->cluster.base, ref->cluster.len);
+    if (cluster == NULL || cluster->n_endpoints == 0 || cluster->type == FD_DISCOVERY_EDS) {
+        fprintf(stderr, "frontdesk: xDS: control server cluster '%s' has no static endpoint to connect to\n",
+                ref->cluster.base != NULL ? ref->cluster.base : "");
+        return -1;
+    }
+    const fd_socket_address_t *a = &cluster->endpoints[0].address;
+    if (a->addr_len == 0)
+        snprintf(out, size, "dns:///%s:%u", a->host, a->port);
+    else if (a->addr.ss_family == AF_INET6)
+        snprintf(out, size, "[%s]:%u", a->host, a->port);
+    else
+        snprintf(out, size, "%s:%u", a->host, a->port);
+    return 0;
+}
+
+static int same_source(const fd_config_source_ref_t *a, const fd_config_source_ref_t *b)
+{
+    if (a->ads || b->ads)
+        return a->ads && b->ads;
+    return a->cluster.len == b->cluster.len && a->target_uri.len == b->target_uri.len &&
+           (a->cluster.len == 0 || memcmp(a->cluster.base, b->cluster.base, a->cluster.len) == 0) &&
+           (a->target_uri.len == 0 || memcmp(a->target_uri.base, b->target_uri.base, a->target_uri.len) == 0);
+}
+
+fd_xds_source_t *fd_xds_sources_get(fd_xds_sources_t *sources, const fd_config_source_ref_t *ref)
+{
+    for (size_t i = 0; i < sources->n; i++)
+        if (same_source(sources->items[i]->ref, ref))
+            return sources->items[i];
+    fd_xds_source_t *source = calloc(1, sizeof(*source));
+    fd_xds_source_t **grown = realloc(sources->items, (sources->n + 1) * sizeof(*grown));
+    if (source == NULL || grown == NULL)
+        abort();
+    sources->items = grown;
+    source->sources = sources;
+    source->ref = ref;
+    sources->items[sources->n++] = source;
+    /* an {ads: {}} source is the bootstrap's ads_config stream */
+    if (target_of(sources->config, ref->ads ? &sources->config->ads : ref, source->target, sizeof(source->target)) != 0)
+        return NULL;
+    return source;
+}
+
+void fd_xds_source_watch(fd_xds_source_t *source, const char *type_url, const ProtobufCMessageDescriptor *type,
+                         const char *const *names, size_t n, fd_xds_apply_cb apply, void *ctx)
+{
+    if (source->n_watches == MAX_WATCHES)
+        abort(); /* one per resource type: a programming error */
+    watch_t *w = &source->watches[source->n_watches++];
+    *w = (watch_t){.type = type, .apply = apply, .ctx = ctx, .n_names = n};
+    w->type_url = strdup(type_url);
+    w->names = calloc(n ? n : 1, sizeof(*w->names));
+    if (w->type_url == NULL || w->names == NULL)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        if ((w->names[i] = strdup(names[i])) == NULL)
+            abort();
+}
+
+int fd_xds_sources_start(fd_xds_sources_t *sources)
+{
+    const fd_config_t *config = sources->config;
+    Envoy__Config__Core__V3__Node node = ENVOY__CONFIG__CORE__V3__NODE__INIT;
+    node.id = (char *)(config->node_id.base != NULL ? config->node_id.base : "");
+    node.cluster = (char *)(config->node_cluster.base != NULL ? config->node_cluster.base : "");
+    node.user_agent_name = "frontdesk";
+    node.user_agent_version_type_case = ENVOY__CONFIG__CORE__V3__NODE__USER_AGENT_VERSION_TYPE_USER_AGENT_VERSION;
+    node.user_agent_version = FD_VERSION;
+    for (size_t s = 0; s < sources->n; s++) {
+        fd_xds_source_t *source = sources->items[s];
+        /* one type on a non-aggregated stream: its own service's method */
+        const char *method = source->ref->ads                                              ? FD_ADS_METHOD_ADS
+                             : strcmp(source->watches[0].type_url, FD_ADS_TYPE_ROUTE) == 0 ? FD_ADS_METHOD_RDS
+                                                                                           : FD_ADS_METHOD_EDS;
+        if (!source->ref->ads && source->n_watches > 1) {
+            fprintf(stderr,
+                    "frontdesk: xDS: one api_config_source (%s) serves both EDS and RDS: give each its own, "
+                    "or use ADS\n",
+                    source->target);
+            return -1;
+        }
+        fd_ads_options_t opts = {.target = source->target,
+                                 .method = method,
+                                 .node = &node,
+                                 .on_response = on_response,
+                                 .on_stream = on_stream,
+                                 .ctx = source};
+        if ((source->client = fd_ads_client_start(&opts)) == NULL)
+            return -1;
+        for (size_t i = 0; i < source->n_watches; i++) {
+            const watch_t *w = &source->watches[i];
+            if (fd_ads_client_subscribe(source->client, w->type_url, (const char *const *)w->names, w->n_names) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int fd_xds_sources_connected(const fd_xds_sources_t *sources)
+{
+    for (size_t s = 0; sources != NULL && s < sources->n; s++)
+        if (!__atomic_load_n(&sources->items[s]->connected, __ATOMIC_ACQUIRE))
+            return 0;
+    return sources != NULL;
+}
+
+void fd_xds_sources_request_stop(fd_xds_sources_t *sources)
+{
+    if (sources != NULL)
+        sources->stopping = 1;
+}
+
+void fd_xds_sources_free(fd_xds_sources_t *sources)
+{
+    if (sources == NULL)
+        return;
+    sources->stopping = 1;
+    for (size_t s = 0; s < sources->n; s++)
+        fd_ads_client_stop(sources->items[s]->client); /* no callback runs after this */
+    for (int i = 0; i < 2; i++)                        /* what the clients posted last is delivered, and freed */
+        h2o_evloop_run(sources->loop, 0);
+    h2o_multithread_unregister_receiver(sources->queue, &sources->receiver);
+    h2o_multithread_destroy_queue(sources->queue);
+    for (size_t s = 0; s < sources->n; s++) {
+        fd_xds_source_t *source = sources->items[s];
+        for (size_t i = 0; i < source->n_watches; i++) {
+            for (size_t j = 0; j < source->watches[i].n_names; j++)
+                free(source->watches[i].names[j]);
+            free(source->watches[i].names);
+            free(source->watches[i].type_url);
+        }
+        free(source);
+    }
+    free(sources->items);
+    free(sources);
+}

@@ -1,0 +1,45 @@
+/* The streams to control servers of a static config with dynamic parts (EDS clusters, RDS
+ * route configurations): one per config source (the ADS stream, or an api_config_source's
+ * own), each a client thread (xds/ads_client.h). A response is decoded on that thread and
+ * applied on the main thread by the watcher of its type, whose verdict goes back as an ACK,
+ * or a NACK carrying the watcher's message. */
+#ifndef FD_XDS_SOURCE_H
+#define FD_XDS_SOURCE_H
+
+#include <h2o.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "proxy/config/config.h"
+
+typedef struct fd_xds_sources fd_xds_sources_t;
+typedef struct fd_xds_source fd_xds_source_t;
+
+/* Applies one accepted-or-not response of a watched type, on the main thread: 0 to ACK, -1
+ * (with a message in error) to NACK. resources are the decoded messages, freed after. */
+typedef int (*fd_xds_apply_cb)(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *const *resources, size_t n,
+                               const char *version, char *error, size_t error_size);
+
+fd_xds_sources_t *fd_xds_sources_new(h2o_loop_t *loop, const fd_config_t *config);
+
+/* The stream of a config source (ADS, or an api_config_source's), made on first use; NULL
+ * (with a message on stderr) when its control server cannot be named. */
+fd_xds_source_t *fd_xds_sources_get(fd_xds_sources_t *sources, const fd_config_source_ref_t *ref);
+
+/* Subscribes the stream to these names of type_url (copied), decoded as type; responses
+ * go to apply. Before fd_xds_sources_start; one watcher per type and stream. */
+void fd_xds_source_watch(fd_xds_source_t *source, const char *type_url, const ProtobufCMessageDescriptor *type,
+                         const char *const *names, size_t n, fd_xds_apply_cb apply, void *ctx);
+
+/* Opens the streams; -1 when a client cannot start. */
+int fd_xds_sources_start(fd_xds_sources_t *sources);
+
+/* 1 while every stream is up (control_plane.connected_state). */
+int fd_xds_sources_connected(const fd_xds_sources_t *sources);
+
+/* Drain: responses are no longer applied (nor answered). */
+void fd_xds_sources_request_stop(fd_xds_sources_t *sources);
+
+/* Stops the client threads and frees everything; main thread; NULL is a no-op. */
+void fd_xds_sources_free(fd_xds_sources_t *sources);
+
+#endif
