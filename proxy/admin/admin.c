@@ -8,7 +8,9 @@
 #include <time.h>
 
 #include "proxy/admin/admin_stats.h"
+#include "proxy/server/eds.h"
 #include "proxy/server/listen_socket.h"
+#include "proxy/server/rds.h"
 #include "proxy/server/server.h"
 #include "proxy/version.h"
 
@@ -126,7 +128,12 @@ static void on_clusters(fd_admin_t *admin, h2o_req_t *req)
 
 static void on_config_dump(fd_admin_t *admin, h2o_req_t *req)
 {
-    char *body = fd_admin_config_dump(admin->bootstrap_json, admin->started);
+    json_t *routes = json_array(), *endpoints = json_array();
+    fd_rds_config_dump(fd_server_rds(admin->server), routes);
+    fd_eds_config_dump(fd_server_eds(admin->server), endpoints);
+    char *body = fd_admin_config_dump(admin->bootstrap_json, admin->started, routes, endpoints);
+    json_decref(routes);
+    json_decref(endpoints);
     reply(req, 200, "application/json", body, strlen(body));
     free(body);
 }

@@ -18,7 +18,7 @@ fd_admin_t *fd_admin_start(struct fd_server *server, h2o_evloop_t *loop, const f
 
 /* /clusters as Envoy prints it, and /config_dump; malloc'ed (admin_views.c). */
 char *fd_admin_clusters_render(struct fd_server *server);
-char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at);
+char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at, json_t *dynamic_routes, json_t *dynamic_endpoints);
 
 /* Closes the admin listener and frees it (on the thread that started it). */
 void fd_admin_stop(fd_admin_t *admin);

@@ -126,7 +126,7 @@ static json_t *inline_route_configs(json_t *listeners, const char *updated)
     return routes;
 }
 
-char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at)
+char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at, json_t *dynamic_routes, json_t *dynamic_endpoints)
 {
     char updated[32];
     struct tm tm;
@@ -149,9 +149,15 @@ char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at)
     json_array_append_new(configs,
                           json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
                                     "static_listeners", listeners));
-    json_array_append_new(
-        configs, json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
-                           "static_route_configs", inline_route_configs(json_object_get(sr, "listeners"), updated)));
+    json_t *routes = json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+                               "static_route_configs", inline_route_configs(json_object_get(sr, "listeners"), updated));
+    if (json_array_size(dynamic_routes) != 0)
+        json_object_set(routes, "dynamic_route_configs", dynamic_routes);
+    json_array_append_new(configs, routes);
+    if (json_array_size(dynamic_endpoints) != 0)
+        json_array_append_new(configs,
+                              json_pack("{s:s, s:O}", "@type", "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump",
+                                        "dynamic_endpoint_configs", dynamic_endpoints));
     json_t *dump = json_pack("{s:o}", "configs", configs);
     char *text = json_dumps(dump, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(dump);

@@ -11,6 +11,7 @@
 #include "proxy/config/translate.h"
 #include "proxy/router/router.h"
 #include "proxy/server/worker.h"
+#include "proxy/server/xds_dump.h"
 #include "proxy/server/xds_source.h"
 #include "xds/ads_client.h"
 
@@ -20,6 +21,7 @@ typedef struct eds_cluster {
     const fd_xds_source_t *source;
     int assigned; /* has had a first assignment */
     uint64_t update_success, update_rejected, update_attempt;
+    fd_xds_dump_t dump;
 } eds_cluster_t;
 
 struct fd_eds {
@@ -134,6 +136,7 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
             if (ec == NULL)
                 continue;
             publish(eds, ec, checked[i].endpoints, checked[i].n);
+            fd_xds_dump_set(&ec->dump, resources[i], version);
             ec->update_success++;
             if (!ec->assigned) {
                 ec->assigned = 1;
@@ -232,10 +235,18 @@ int fd_eds_cluster_stats(const fd_eds_t *eds, size_t cluster, fd_eds_stats_t *ou
     return 0;
 }
 
+void fd_eds_config_dump(const fd_eds_t *eds, json_t *dynamic_endpoint_configs)
+{
+    for (size_t i = 0; eds != NULL && i < eds->n_clusters; i++)
+        fd_xds_dump_append(&eds->clusters[i].dump, "endpoint_config", dynamic_endpoint_configs);
+}
+
 void fd_eds_free(fd_eds_t *eds)
 {
     if (eds == NULL)
         return;
+    for (size_t i = 0; i < eds->n_clusters; i++)
+        fd_xds_dump_clear(&eds->clusters[i].dump);
     if (h2o_timeout_is_linked(&eds->init_entry))
         h2o_timeout_unlink(&eds->init_entry);
     if (eds->has_init_timeout)

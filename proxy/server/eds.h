@@ -6,6 +6,7 @@
 #define FD_EDS_H
 
 #include <h2o.h>
+#include <jansson.h>
 
 #include "proxy/config/config.h"
 #include "proxy/server/server.h"
@@ -28,6 +29,9 @@ typedef struct fd_eds_stats {
     uint64_t update_attempt, update_success, update_rejected;
 } fd_eds_stats_t;
 int fd_eds_cluster_stats(const fd_eds_t *eds, size_t cluster, fd_eds_stats_t *out);
+
+/* Appends Envoy's dynamic_endpoint_configs entries (the last accepted of each cluster). */
+void fd_eds_config_dump(const fd_eds_t *eds, json_t *dynamic_endpoint_configs);
 
 /* After the streams are stopped (fd_xds_sources_free). NULL is a no-op. */
 void fd_eds_free(fd_eds_t *eds);

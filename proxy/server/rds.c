@@ -9,6 +9,7 @@
 #include "proxy/config/translate.h"
 #include "proxy/router/route_match.h"
 #include "proxy/server/worker.h"
+#include "proxy/server/xds_dump.h"
 #include "xds/ads_client.h"
 
 typedef struct rds_name {
@@ -16,6 +17,7 @@ typedef struct rds_name {
     const fd_xds_source_t *source;
     int received; /* has had a first RouteConfiguration */
     fd_rds_stats_t stats;
+    fd_xds_dump_t dump;
 } rds_name_t;
 
 struct fd_rds {
@@ -32,6 +34,7 @@ struct fd_rds {
 
 typedef struct compiled {
     rds_name_t *name; /* NULL: not a name of ours on this stream */
+    const ProtobufCMessage *resource;
     fd_config_t *arena;
     fd_route_table_t *table;
 } compiled_t;
@@ -68,8 +71,9 @@ static int compile(fd_rds_t *rds, const Envoy__Config__Route__V3__RouteConfigura
     return rc_ok;
 }
 
-static void publish(fd_rds_t *rds, compiled_t *c)
+static void publish(fd_rds_t *rds, compiled_t *c, const char *version)
 {
+    fd_xds_dump_set(&c->name->dump, c->resource, version);
     for (size_t w = 0; w < fd_server_worker_count(rds->server); w++) {
         fd_config_retain(c->arena); /* the worker's reference */
         fd_worker_send_routes(fd_server_worker(rds->server, w), c->name->name, c->arena, c->table);
@@ -95,6 +99,7 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
     for (size_t i = 0; i < n; i++) {
         const Envoy__Config__Route__V3__RouteConfiguration *rc =
             (const Envoy__Config__Route__V3__RouteConfiguration *)resources[i];
+        compiled[i].resource = resources[i];
         if ((compiled[i].name = name_for(rds, source, rc->name)) == NULL) {
             fprintf(stderr, "frontdesk: RDS: ignoring RouteConfiguration '%s': no listener asked for it\n", rc->name);
             continue;
@@ -113,7 +118,7 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
     }
     for (size_t i = 0; i < n; i++) {
         if (ok && compiled[i].name != NULL)
-            publish(rds, &compiled[i]);
+            publish(rds, &compiled[i], version);
         if (compiled[i].arena != NULL)
             fd_config_release(compiled[i].arena); /* the translator's reference */
     }
@@ -217,6 +222,12 @@ int fd_rds_name_stats(const fd_rds_t *rds, const char *name, fd_rds_stats_t *out
     return 0;
 }
 
+void fd_rds_config_dump(const fd_rds_t *rds, json_t *dynamic_route_configs)
+{
+    for (size_t i = 0; rds != NULL && i < rds->n_names; i++)
+        fd_xds_dump_append(&rds->names[i].dump, "route_config", dynamic_route_configs);
+}
+
 void fd_rds_free(fd_rds_t *rds)
 {
     if (rds == NULL)
@@ -225,6 +236,8 @@ void fd_rds_free(fd_rds_t *rds)
         h2o_timeout_unlink(&rds->init_entry);
     if (rds->has_init_timeout)
         h2o_timeout_dispose(rds->loop, &rds->init_timeout);
+    for (size_t i = 0; i < rds->n_names; i++)
+        fd_xds_dump_clear(&rds->names[i].dump);
     free(rds->names);
     free(rds);
 }

@@ -7,6 +7,7 @@
 #define FD_RDS_H
 
 #include <h2o.h>
+#include <jansson.h>
 
 #include "proxy/config/config.h"
 #include "proxy/config/filter_registry.h"
@@ -29,6 +30,9 @@ typedef struct fd_rds_stats {
     uint64_t update_attempt, update_success, update_rejected, config_reload;
 } fd_rds_stats_t;
 int fd_rds_name_stats(const fd_rds_t *rds, const char *name, fd_rds_stats_t *out);
+
+/* Appends Envoy's dynamic_route_configs entries (the last accepted of each name). */
+void fd_rds_config_dump(const fd_rds_t *rds, json_t *dynamic_route_configs);
 
 /* After the streams are stopped. NULL is a no-op. */
 void fd_rds_free(fd_rds_t *rds);

@@ -157,6 +157,17 @@ test('a bad assignment is NACKed with the reason and the last good endpoints kee
   assert.match(fd.proc.stderrText, /EDS update 3 rejected, the previous endpoints keep serving/);
 });
 
+test('/config_dump shows the endpoints in force, with their version', async () => {
+  const dump = JSON.parse((await fetchText(`http://127.0.0.1:${admin}/config_dump`)).body);
+  const eds = dump.configs.find((c) => c['@type'] === 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump');
+  assert.equal(eds.dynamic_endpoint_configs.length, 1);
+  const entry = eds.dynamic_endpoint_configs[0];
+  assert.equal(entry.version_info, '2');
+  assert.equal(entry.endpoint_config.cluster_name, 'svc-endpoints');
+  assert.equal(entry.endpoint_config.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value,
+    backends[1].port);
+});
+
 test('hosts the control plane marks unhealthy or draining get no traffic; weights are followed', async () => {
   const stream = control.streams.at(-1);
   const nonce = control.send(stream, 'eds', '4', [assignment('svc-endpoints', [

@@ -156,6 +156,18 @@ test('a RouteConfiguration that does not compile is NACKed with the reason; the 
   assert.equal(await stat('http.main.rds.edge-routes.update_rejected'), 1);
 });
 
+test('/config_dump shows the route configuration in force, with its version and when it came', async () => {
+  const dump = JSON.parse((await fetchText(`http://127.0.0.1:${admin}/config_dump`)).body);
+  const routes = dump.configs.find((c) => c['@type'] === 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump');
+  assert.equal(routes.dynamic_route_configs.length, 1);
+  const entry = routes.dynamic_route_configs[0];
+  assert.equal(entry.version_info, 'u99', 'the NACKed update is not shown');
+  assert.equal(entry.route_config['@type'], 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration');
+  assert.equal(entry.route_config.name, 'edge-routes');
+  assert.equal(entry.route_config.virtual_hosts[0].routes.at(-2).route.cluster, 'b1');
+  assert.match(entry.last_updated, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+});
+
 test('a route naming a cluster that does not exist answers 503 NC, as Envoy does', async () => {
   await verdict(control.send(stream, 'rds', 'nc', [routeConfig('nowhere')]));
   await until(async () => (await httpRequest(main, '/v')).status === 503, 3000, () => '503');
