@@ -1,0 +1,114 @@
+// How fast frontdesk applies what a control server sends (a measurement, not a test):
+//   1,000 EDS clusters' endpoints in one response, 10,000 routes in one RouteConfiguration,
+//   and how long a route change takes to reach the workers, with frontdesk's RSS after each.
+// Uses the e2e control server (tests/e2e/lib/xds_server.mjs, Envoy's own protos); loopback only.
+//   node tests/bench/xds_apply.mjs            (FRONTDESK_BIN=path, else the -c opt build)
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const e2e = join(repo, 'tests', 'e2e');
+const CLUSTERS = 1000, ROUTES = 10000, CHANGES = Number(process.env.CHANGES || 20);
+
+function optBinary() {
+  if (process.env.FRONTDESK_BIN) return process.env.FRONTDESK_BIN;
+  execFileSync('bazel', ['build', '-c', 'opt', '--symlink_prefix=/', '//proxy:frontdesk'], { cwd: repo, stdio: 'inherit' });
+  const bin = execFileSync('bazel', ['info', '-c', 'opt', 'bazel-bin'], { cwd: repo }).toString().trim();
+  return join(bin, 'proxy', 'frontdesk');
+}
+
+const rss = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
+
+function bootstrap(admin, port, controlPort) {
+  let clusters = '';
+  for (let i = 0; i < CLUSTERS; i++)
+    clusters += `
+  - name: c${i}
+    type: EDS
+    connect_timeout: 1s
+    eds_cluster_config: {eds_config: {ads: {}, resource_api_version: V3}}`;
+  return `admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${admin}}}}
+dynamic_resources:
+  ads_config: {api_type: GRPC, transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds}}]}
+static_resources:
+  listeners:
+  - name: main
+    address: {socket_address: {address: 127.0.0.1, port_value: ${port}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: main
+          rds: {route_config_name: bench-routes, config_source: {ads: {}, resource_api_version: V3}}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  clusters:${clusters}
+  - name: xds
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: xds
+      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${controlPort}}}}}]}]
+`;
+}
+
+function routes(version, target) {
+  const list = [];
+  for (let i = 0; i < ROUTES; i++) list.push({ match: { prefix: `/r${i}/` }, route: { cluster: `c${i % CLUSTERS}` } });
+  list.push({ match: { prefix: '/probe' }, direct_response: { status: 200, body: { inline_string: target } } });
+  return [anyOf('rds', { name: 'bench-routes', virtual_hosts: [{ name: 'all', domains: ['*'], routes: list }] })];
+}
+
+process.env.FRONTDESK_BIN = optBinary(); /* before the harness reads it */
+const { startFrontdesk, freePort, httpRequest, fetchText, binary } = await import(join(e2e, 'lib', 'frontdesk.mjs'));
+const { ControlServer, TYPE, anyOf, until } = await import(join(e2e, 'lib', 'xds_server.mjs'));
+
+const backend = createServer((req, res) => res.end('ok'));
+const backendPort = await freePort();
+await new Promise((r) => backend.listen(backendPort, '127.0.0.1', r));
+const control = await new ControlServer().start();
+const admin = await freePort(), port = await freePort();
+const fd = await startFrontdesk(bootstrap(admin, port, control.port), { adminPort: admin, readyStatus: 503, readyTimeoutMs: 30000 });
+try {
+  console.log(`binary: ${binary}`);
+  console.log(`RSS with ${CLUSTERS} EDS clusters, before any response: ${rss(fd.proc.pid).toFixed(1)} MiB`);
+  const stream = await control.stream(0);
+  await until(() => stream.requests.filter((r) => r.type_url === TYPE.eds || r.type_url === TYPE.rds).length >= 2, 10000, () => control.describe());
+  const verdict = (nonce, type) => until(() => stream.requests.find((r) => r.type_url === type && r.response_nonce === nonce), 30000, () => nonce);
+
+  const assignments = [];
+  for (let i = 0; i < CLUSTERS; i++)
+    assignments.push(anyOf('eds', { cluster_name: `c${i}`, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: backendPort } } } }] }] }));
+  let t0 = process.hrtime.bigint();
+  await verdict(control.send(stream, 'eds', 'e1', assignments), TYPE.eds);
+  const edsAck = Number(process.hrtime.bigint() - t0) / 1e6;
+  console.log(`EDS: ${CLUSTERS} clusters' endpoints checked, sent to the workers and ACKed in ${edsAck.toFixed(1)} ms; RSS ${rss(fd.proc.pid).toFixed(1)} MiB`);
+
+  t0 = process.hrtime.bigint();
+  await verdict(control.send(stream, 'rds', 'r1', routes('r1', 'v1')), TYPE.rds);
+  const rdsAck = Number(process.hrtime.bigint() - t0) / 1e6;
+  await until(async () => (await httpRequest(port, `/r${ROUTES - 1}/x`)).body === 'ok', 10000, () => 'the last route');
+  const rdsServed = Number(process.hrtime.bigint() - t0) / 1e6;
+  console.log(`RDS: ${ROUTES} routes compiled, indexed, sent and ACKed in ${rdsAck.toFixed(1)} ms; served (last route) after ${rdsServed.toFixed(1)} ms; RSS ${rss(fd.proc.pid).toFixed(1)} MiB`);
+  await until(async () => (await fetchText(`http://127.0.0.1:${admin}/ready`)).status === 200, 5000, () => 'LIVE');
+
+  const delays = [];
+  for (let v = 0; v < CHANGES; v++) {
+    const target = `v${v + 2}`;
+    const resources = routes(target, target); /* encoded before the clock starts */
+    const sent = process.hrtime.bigint();
+    control.send(stream, 'rds', target, resources);
+    await until(async () => (await httpRequest(port, '/probe')).body === target, 10000, () => target);
+    delays.push(Number(process.hrtime.bigint() - sent) / 1e6);
+  }
+  delays.sort((a, b) => a - b);
+  console.log(`route change (${ROUTES} routes each) push to first request served by it: median ${delays[CHANGES / 2].toFixed(1)} ms, max ${delays.at(-1).toFixed(1)} ms over ${CHANGES}; RSS ${rss(fd.proc.pid).toFixed(1)} MiB`);
+} finally {
+  await fd.stop();
+  await control.stop();
+  backend.close();
+}
