@@ -30,21 +30,8 @@ struct fd_eds {
     h2o_loop_t *loop;
     eds_cluster_t *clusters;
     size_t n_clusters;
-    size_t waiting; /* clusters without a first assignment */
-    h2o_timeout_t init_timeout;
-    h2o_timeout_entry_t init_entry;
-    int has_init_timeout;
-    int init_timed_out;
+    fd_xds_warming_t warming; /* clusters without a first assignment */
 };
-
-static void on_init_timeout(h2o_timeout_entry_t *entry)
-{
-    fd_eds_t *eds = H2O_STRUCT_FROM_MEMBER(fd_eds_t, init_entry, entry);
-    if (eds->waiting != 0)
-        fprintf(stderr, "frontdesk: %zu EDS cluster(s) still without endpoints after initial_fetch_timeout\n",
-                eds->waiting);
-    eds->init_timed_out = 1;
-}
 
 /* The workers' hosts for one cluster from its checked endpoints (unhealthy ones left out). */
 static void publish(fd_eds_t *eds, const eds_cluster_t *ec, const fd_endpoint_t *endpoints, size_t n)
@@ -140,7 +127,7 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
             ec->update_success++;
             if (!ec->assigned) {
                 ec->assigned = 1;
-                eds->waiting--;
+                fd_xds_warming_arrived(&eds->warming);
             }
         }
     }
@@ -187,7 +174,6 @@ static int plan(fd_eds_t *eds, fd_xds_sources_t *sources)
                             &envoy__config__endpoint__v3__cluster_load_assignment__descriptor, names, n, apply, eds);
     }
     free(names);
-    eds->waiting = eds->n_clusters;
     return 0;
 }
 
@@ -209,19 +195,14 @@ int fd_eds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loo
     if (eds == NULL)
         abort();
     *eds = (fd_eds_t){.server = server, .config = config, .loop = loop};
-    if (init_ms != 0) { /* 0: wait for the first assignments as long as it takes */
-        h2o_timeout_init(loop, &eds->init_timeout, init_ms);
-        eds->has_init_timeout = 1;
-        eds->init_entry.cb = on_init_timeout;
-        h2o_timeout_link(loop, &eds->init_timeout, &eds->init_entry);
-    }
+    fd_xds_warming_start(&eds->warming, loop, n, init_ms, "EDS cluster(s)");
     *out = eds;
     return plan(eds, sources);
 }
 
 int fd_eds_ready(const fd_eds_t *eds)
 {
-    return eds == NULL || eds->waiting == 0 || eds->init_timed_out;
+    return eds == NULL || fd_xds_warming_done(&eds->warming);
 }
 
 int fd_eds_cluster_stats(const fd_eds_t *eds, size_t cluster, fd_eds_stats_t *out)
@@ -247,10 +228,7 @@ void fd_eds_free(fd_eds_t *eds)
         return;
     for (size_t i = 0; i < eds->n_clusters; i++)
         fd_xds_dump_clear(&eds->clusters[i].dump);
-    if (h2o_timeout_is_linked(&eds->init_entry))
-        h2o_timeout_unlink(&eds->init_entry);
-    if (eds->has_init_timeout)
-        h2o_timeout_dispose(eds->loop, &eds->init_timeout);
+    fd_xds_warming_dispose(&eds->warming);
     free(eds->clusters);
     free(eds);
 }

@@ -26,10 +26,7 @@ struct fd_rds {
     h2o_loop_t *loop;
     rds_name_t *names;
     size_t n_names;
-    size_t waiting;
-    h2o_timeout_t init_timeout;
-    h2o_timeout_entry_t init_entry;
-    int has_init_timeout, init_timed_out;
+    fd_xds_warming_t warming; /* names without a first RouteConfiguration */
 };
 
 typedef struct compiled {
@@ -82,7 +79,7 @@ static void publish(fd_rds_t *rds, compiled_t *c, const char *version)
     c->name->stats.config_reload++;
     if (!c->name->received) {
         c->name->received = 1;
-        rds->waiting--;
+        fd_xds_warming_arrived(&rds->warming);
     }
 }
 
@@ -127,15 +124,6 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
     return ok ? 0 : -1;
 }
 
-static void on_init_timeout(h2o_timeout_entry_t *entry)
-{
-    fd_rds_t *rds = H2O_STRUCT_FROM_MEMBER(fd_rds_t, init_entry, entry);
-    if (rds->waiting != 0)
-        fprintf(stderr, "frontdesk: %zu RDS route configuration(s) still missing after initial_fetch_timeout\n",
-                rds->waiting);
-    rds->init_timed_out = 1;
-}
-
 /* The names the listeners use, each with the stream of its config source; one watch per stream. */
 static int plan(fd_rds_t *rds, fd_xds_sources_t *sources, const fd_config_t *config, uint64_t *init_ms)
 {
@@ -176,7 +164,6 @@ static int plan(fd_rds_t *rds, fd_xds_sources_t *sources, const fd_config_t *con
                             &envoy__config__route__v3__route_configuration__descriptor, names, n, apply, rds);
     }
     free(names);
-    rds->waiting = rds->n_names;
     return 0;
 }
 
@@ -197,19 +184,14 @@ int fd_rds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loo
         fd_rds_free(rds);
         return 0;
     }
-    if (init_ms != 0) { /* 0: wait for the first route configurations as long as it takes */
-        h2o_timeout_init(loop, &rds->init_timeout, init_ms);
-        rds->has_init_timeout = 1;
-        rds->init_entry.cb = on_init_timeout;
-        h2o_timeout_link(loop, &rds->init_timeout, &rds->init_entry);
-    }
+    fd_xds_warming_start(&rds->warming, loop, rds->n_names, init_ms, "RDS route configuration(s)");
     *out = rds;
     return 0;
 }
 
 int fd_rds_ready(const fd_rds_t *rds)
 {
-    return rds == NULL || rds->waiting == 0 || rds->init_timed_out;
+    return rds == NULL || fd_xds_warming_done(&rds->warming);
 }
 
 int fd_rds_name_stats(const fd_rds_t *rds, const char *name, fd_rds_stats_t *out)
@@ -232,10 +214,7 @@ void fd_rds_free(fd_rds_t *rds)
 {
     if (rds == NULL)
         return;
-    if (h2o_timeout_is_linked(&rds->init_entry))
-        h2o_timeout_unlink(&rds->init_entry);
-    if (rds->has_init_timeout)
-        h2o_timeout_dispose(rds->loop, &rds->init_timeout);
+    fd_xds_warming_dispose(&rds->warming);
     for (size_t i = 0; i < rds->n_names; i++)
         fd_xds_dump_clear(&rds->names[i].dump);
     free(rds->names);

@@ -289,3 +289,44 @@ void fd_xds_sources_free(fd_xds_sources_t *sources)
     free(sources->items);
     free(sources);
 }
+
+static void on_warming_timeout(h2o_timeout_entry_t *entry)
+{
+    fd_xds_warming_t *warming = H2O_STRUCT_FROM_MEMBER(fd_xds_warming_t, entry, entry);
+    if (warming->waiting != 0)
+        fprintf(stderr, "frontdesk: %zu %s still missing after initial_fetch_timeout\n", warming->waiting,
+                warming->what);
+    warming->timed_out = 1;
+}
+
+void fd_xds_warming_start(fd_xds_warming_t *warming, h2o_loop_t *loop, size_t waiting, uint64_t timeout_ms,
+                          const char *what)
+{
+    *warming = (fd_xds_warming_t){.waiting = waiting, .what = what, .loop = loop};
+    if (timeout_ms == 0)
+        return;
+    h2o_timeout_init(loop, &warming->timeout, timeout_ms);
+    warming->has_timeout = 1;
+    warming->entry.cb = on_warming_timeout;
+    h2o_timeout_link(loop, &warming->timeout, &warming->entry);
+}
+
+void fd_xds_warming_arrived(fd_xds_warming_t *warming)
+{
+    if (warming->waiting != 0)
+        warming->waiting--;
+}
+
+int fd_xds_warming_done(const fd_xds_warming_t *warming)
+{
+    return warming->waiting == 0 || warming->timed_out;
+}
+
+void fd_xds_warming_dispose(fd_xds_warming_t *warming)
+{
+    if (h2o_timeout_is_linked(&warming->entry))
+        h2o_timeout_unlink(&warming->entry);
+    if (warming->has_timeout)
+        h2o_timeout_dispose(warming->loop, &warming->timeout);
+    warming->has_timeout = 0;
+}

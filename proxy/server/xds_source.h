@@ -39,6 +39,23 @@ int fd_xds_sources_connected(const fd_xds_sources_t *sources);
 /* Drain: responses are no longer applied (nor answered). */
 void fd_xds_sources_request_stop(fd_xds_sources_t *sources);
 
+/* Waiting for the first resources of one kind (Envoy's warming): done once every one has
+ * come, or initial_fetch_timeout passed (0: wait as long as it takes). Main thread. */
+typedef struct fd_xds_warming {
+    size_t waiting;
+    const char *what; /* for the message when the timeout passes: "EDS cluster(s)" */
+    h2o_loop_t *loop;
+    h2o_timeout_t timeout;
+    h2o_timeout_entry_t entry;
+    int has_timeout, timed_out;
+} fd_xds_warming_t;
+
+void fd_xds_warming_start(fd_xds_warming_t *warming, h2o_loop_t *loop, size_t waiting, uint64_t timeout_ms,
+                          const char *what);
+void fd_xds_warming_arrived(fd_xds_warming_t *warming); /* one more had its first resource */
+int fd_xds_warming_done(const fd_xds_warming_t *warming);
+void fd_xds_warming_dispose(fd_xds_warming_t *warming);
+
 /* Stops the client threads and frees everything; main thread; NULL is a no-op. */
 void fd_xds_sources_free(fd_xds_sources_t *sources);
 

@@ -7,8 +7,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { startFrontdesk, freePort, httpRequest, fetchText } from './lib/frontdesk.mjs';
-import { ControlServer, TYPE, anyOf, until } from './lib/xds_server.mjs';
+import { startFrontdesk, freePort, httpRequest, fetchText, adminStat } from './lib/frontdesk.mjs';
+import { ControlServer, TYPE, anyOf, until, adsConfigYaml, xdsClusterYaml } from './lib/xds_server.mjs';
 
 const backends = [];
 let control, fd, admin, main;
@@ -23,12 +23,7 @@ function assignment(name, lbEndpoints) {
 
 // frontdesk with one EDS cluster 'svc' (service name svc-endpoints) behind a static listener.
 function yaml(adminPort, port, controlPort, { source = 'ads: {}', initialFetch = '' } = {}) {
-  const dynamic = source === 'ads: {}' ? `
-dynamic_resources:
-  ads_config:
-    api_type: GRPC
-    transport_api_version: V3
-    grpc_services: [{envoy_grpc: {cluster_name: xds}}]` : '';
+  const dynamic = source === 'ads: {}' ? `\n${adsConfigYaml}` : '';
   return `node: {id: edge-1, cluster: edge}
 admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${adminPort}}}}${dynamic}
 static_resources:
@@ -58,26 +53,10 @@ static_resources:
     eds_cluster_config:
       service_name: svc-endpoints
       eds_config: {${source}, resource_api_version: V3${initialFetch}}
-  - name: xds
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: {http2_protocol_options: {}}
-    load_assignment:
-      cluster_name: xds
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${controlPort}}}}
-`;
+${xdsClusterYaml(controlPort)}`;
 }
 
-async function stat(name) {
-  const body = (await fetchText(`http://127.0.0.1:${admin}/stats`)).body;
-  const line = body.split('\n').find((l) => l.startsWith(`${name}: `));
-  return line === undefined ? undefined : Number(line.split(': ')[1]);
-}
+const stat = (name) => adminStat(admin, name);
 
 // The last EDS request of the control server's n-th stream once it has answered nonce.
 function verdict(stream, nonce) {

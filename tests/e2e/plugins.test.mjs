@@ -258,8 +258,9 @@ test('a filter cannot set framing headers or values with line breaks', async () 
   assert.match(fd.proc.stderrText, /refused to set header 'x-injected'/);
 });
 
-// validate with the given http_filters (before the router) and extra arguments.
-function validate(httpFilters, args = []) {
+// validate a listener with the given http_filters (before the router) and one route, with
+// routeExtra (YAML, indented for the route) added to the route, and extra arguments.
+function validate(httpFilters, args = [], routeExtra = '') {
   const dir = mkdtempSync(join(tmpdir(), 'frontdesk-plugins-'));
   const file = join(dir, 'envoy.yaml');
   writeFileSync(file, bootstrap(9901, httpListener('v', 10000, `
@@ -268,7 +269,7 @@ function validate(httpFilters, args = []) {
               domains: ["*"]
               routes:
               - match: {prefix: "/"}
-                direct_response: {status: 200}`, { httpFilters })));
+                direct_response: {status: 200}${routeExtra}`, { httpFilters })));
   const r = spawnSync(binary, ['--mode', 'validate', '-c', file, ...args], { encoding: 'utf8' });
   return { status: r.status, out: r.stdout + r.stderr, file };
 }
@@ -291,23 +292,11 @@ test('a config type no loaded plugin takes is an error naming --plugin, unless t
 });
 
 test('per-route configs are checked by their filter: refused, unknown, or for a filter that takes none', () => {
-  const withRoute = (perFilter) => {
-    const dir = mkdtempSync(join(tmpdir(), 'frontdesk-plugins-'));
-    const file = join(dir, 'envoy.yaml');
-    writeFileSync(file, bootstrap(9901, httpListener('v', 10000, `
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {prefix: "/"}
-                direct_response: {status: 200}
+  const withRoute = (perFilter) => validate(filter('the-filter', 'test.Tag', { name: 'x' }), ['--plugin', plugin], `
                 typed_per_filter_config:
                   the-filter:
                     "@type": type.googleapis.com/xds.type.v3.TypedStruct
-                    ${perFilter}`, { httpFilters: filter('the-filter', 'test.Tag', { name: 'x' }) })));
-    const r = spawnSync(binary, ['--mode', 'validate', '-c', file, '--plugin', plugin], { encoding: 'utf8' });
-    return { status: r.status, out: r.stdout + r.stderr };
-  };
+                    ${perFilter}`);
   assert.equal(withRoute('type_url: type.googleapis.com/test.Tag\n                    value: {name: y}').status, 0);
   const refused = withRoute('type_url: type.googleapis.com/test.Tag\n                    value: {name: ""}');
   assert.match(refused.out, /routes\[0\]\.typed_per_filter_config: filter 'test\.tag' .* refused its config: 'name' is required/);

@@ -6,8 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { startFrontdesk, freePort, httpRequest, fetchText } from './lib/frontdesk.mjs';
-import { ControlServer, TYPE, anyOf, until } from './lib/xds_server.mjs';
+import { startFrontdesk, freePort, httpRequest, fetchText, adminStat } from './lib/frontdesk.mjs';
+import { ControlServer, TYPE, anyOf, until, adsConfigYaml, xdsClusterYaml } from './lib/xds_server.mjs';
 
 const backends = [];
 let control, fd, admin, main, stream;
@@ -36,11 +36,7 @@ function yaml(adminPort, port, controlPort) {
         - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${b.port}}}}`).join('');
   return `node: {id: edge-2, cluster: edge}
 admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${adminPort}}}}
-dynamic_resources:
-  ads_config:
-    api_type: GRPC
-    transport_api_version: V3
-    grpc_services: [{envoy_grpc: {cluster_name: xds}}]
+${adsConfigYaml}
 static_resources:
   listeners:
   - name: main
@@ -58,26 +54,10 @@ static_resources:
           - name: envoy.filters.http.router
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
   clusters:${clusters}
-  - name: xds
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: {http2_protocol_options: {}}
-    load_assignment:
-      cluster_name: xds
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${controlPort}}}}
-`;
+${xdsClusterYaml(controlPort)}`;
 }
 
-async function stat(name) {
-  const body = (await fetchText(`http://127.0.0.1:${admin}/stats`)).body;
-  const line = body.split('\n').find((l) => l.startsWith(`${name}: `));
-  return line === undefined ? undefined : Number(line.split(': ')[1]);
-}
+const stat = (name) => adminStat(admin, name);
 
 function verdict(nonce) {
   return until(() => stream.requests.find((r) => r.type_url === TYPE.rds && r.response_nonce === nonce), 5000,

@@ -129,3 +129,10 @@ export function httpRequest(port, path, { method = 'GET', headers = {}, body, ti
     req.end(body);
   });
 }
+
+// One stat's value from the admin's /stats (undefined when absent).
+export async function adminStat(adminPort, name) {
+  const body = (await fetchText(`http://127.0.0.1:${adminPort}/stats`)).body;
+  const line = body.split('\n').find((l) => l.startsWith(`${name}: `));
+  return line === undefined ? undefined : Number(line.split(': ')[1]);
+}

@@ -129,3 +129,28 @@ export class ControlServer {
   }
 }
 
+
+// Bootstrap YAML pointing frontdesk at a control server: dynamic_resources.ads_config, and
+// the static cluster 'xds' (HTTP/2, as Envoy wants it) on 127.0.0.1:port, for static_resources.clusters.
+export const adsConfigYaml = `dynamic_resources:
+  ads_config:
+    api_type: GRPC
+    transport_api_version: V3
+    grpc_services: [{envoy_grpc: {cluster_name: xds}}]`;
+
+export function xdsClusterYaml(port) {
+  return `
+  - name: xds
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {http2_protocol_options: {}}
+    load_assignment:
+      cluster_name: xds
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${port}}}}
+`;
+}
