@@ -223,6 +223,8 @@ int fd_xds_sources_start(fd_xds_sources_t *sources)
     node.user_agent_version = FD_VERSION;
     for (size_t s = 0; s < sources->n; s++) {
         fd_xds_source_t *source = sources->items[s];
+        if (source->n_watches == 0)
+            continue; /* named, then not used: no stream */
         /* one type on a non-aggregated stream: its own service's method */
         const char *method = source->ref->ads                                              ? FD_ADS_METHOD_ADS
                              : strcmp(source->watches[0].type_url, FD_ADS_TYPE_ROUTE) == 0 ? FD_ADS_METHOD_RDS
@@ -254,7 +256,7 @@ int fd_xds_sources_start(fd_xds_sources_t *sources)
 int fd_xds_sources_connected(const fd_xds_sources_t *sources)
 {
     for (size_t s = 0; sources != NULL && s < sources->n; s++)
-        if (!__atomic_load_n(&sources->items[s]->connected, __ATOMIC_ACQUIRE))
+        if (sources->items[s]->client != NULL && !__atomic_load_n(&sources->items[s]->connected, __ATOMIC_ACQUIRE))
             return 0;
     return sources != NULL;
 }
