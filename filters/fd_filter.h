@@ -84,7 +84,8 @@ typedef struct fd_filter_descriptor {
                            size_t error_size);
     void (*destroy_config)(void *config);
     /* The same for a typed_per_filter_config entry of a route or virtual host (keyed by the
-     * filter's http_filters name); NULL when the filter takes none. */
+     * filter's http_filters name); NULL when the filter takes none. Configs of route
+     * configurations from RDS are destroyed on the worker thread that used them last. */
     void *(*create_route_config)(const fd_filter_api_t *api, const fd_filter_config_input_t *input, char *error,
                                  size_t error_size);
     void (*destroy_route_config)(void *route_config);

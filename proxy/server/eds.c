@@ -55,20 +55,13 @@ static void publish(fd_eds_t *eds, const eds_cluster_t *ec, const fd_endpoint_t 
 }
 
 typedef struct checked {
-    eds_cluster_t *cluster; /* NULL: not a cluster of ours on this stream */
+    const char *name;
     fd_endpoint_t *endpoints;
     size_t n;
 } checked_t;
 
-static eds_cluster_t *cluster_for(fd_eds_t *eds, const fd_xds_source_t *source, const char *name)
-{
-    for (size_t i = 0; i < eds->n_clusters; i++)
-        if (eds->clusters[i].source == source && strcmp(eds->clusters[i].service, name) == 0)
-            return &eds->clusters[i];
-    return NULL;
-}
-
-/* Checks every assignment; 0 when all are good, else -1 with the translator's messages. */
+/* Checks every assignment; 0 when all are good, else -1 with the translator's messages.
+ * Every cluster watching a name (on this stream) counts its attempts and rejections. */
 static int check_all(fd_eds_t *eds, const fd_xds_source_t *source, ProtobufCMessage *const *resources, size_t n,
                      checked_t *out, fd_cfg_errors_t *errs)
 {
@@ -77,19 +70,24 @@ static int check_all(fd_eds_t *eds, const fd_xds_source_t *source, ProtobufCMess
         const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla =
             (const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *)resources[i];
         fd_cfg_errors_t one = {0}, warnings = {0};
-        out[i].cluster = cluster_for(eds, source, cla->cluster_name);
-        if (out[i].cluster == NULL) {
+        size_t watchers = 0;
+        for (size_t c = 0; c < eds->n_clusters; c++)
+            if (eds->clusters[c].source == source && strcmp(eds->clusters[c].service, cla->cluster_name) == 0)
+                watchers++, eds->clusters[c].update_attempt++;
+        if (watchers == 0) {
             fprintf(stderr, "frontdesk: EDS: ignoring ClusterLoadAssignment '%s': no EDS cluster subscribed to it\n",
                     cla->cluster_name);
             continue;
         }
-        out[i].cluster->update_attempt++;
+        out[i].name = cla->cluster_name;
         if (fd_translate_load_assignment(cla, &out[i].endpoints, &out[i].n, &one, &warnings) != 0) {
             char *text = fd_cfg_errors_join(&one);
             fd_cfg_errors_add(errs, NULL, (fd_cfg_mark_t){0}, NULL, "ClusterLoadAssignment '%s': %s", cla->cluster_name,
                               text);
             free(text);
-            out[i].cluster->update_rejected++;
+            for (size_t c = 0; c < eds->n_clusters; c++)
+                if (eds->clusters[c].source == source && strcmp(eds->clusters[c].service, cla->cluster_name) == 0)
+                    eds->clusters[c].update_rejected++;
             ok = 0;
         } else if (warnings.count != 0) {
             char *text = fd_cfg_errors_join(&warnings);
@@ -102,7 +100,8 @@ static int check_all(fd_eds_t *eds, const fd_xds_source_t *source, ProtobufCMess
     return ok ? 0 : -1;
 }
 
-/* A response: all its assignments go to the workers, or none (NACK) and the last good ones stay. */
+/* A response: all its assignments go to the workers, or none (NACK) and the last good ones
+ * stay. An assignment goes to every cluster watching its name, as in Envoy. */
 static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *const *resources, size_t n,
                  const char *version, char *error, size_t error_size)
 {
@@ -117,10 +116,11 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
         fprintf(stderr, "frontdesk: EDS update %s rejected, the previous endpoints keep serving:\n%s\n", version, text);
         snprintf(error, error_size, "%s", text);
         free(text);
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            eds_cluster_t *ec = checked[i].cluster;
-            if (ec == NULL)
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        for (size_t c = 0; checked[i].name != NULL && c < eds->n_clusters; c++) {
+            eds_cluster_t *ec = &eds->clusters[c];
+            if (ec->source != source || strcmp(ec->service, checked[i].name) != 0)
                 continue;
             publish(eds, ec, checked[i].endpoints, checked[i].n);
             fd_xds_dump_set(&ec->dump, resources[i], version);
@@ -167,9 +167,13 @@ static int plan(fd_eds_t *eds, fd_xds_sources_t *sources)
         if (!first)
             continue;
         size_t n = 0;
-        for (size_t j = i; j < eds->n_clusters; j++)
-            if (eds->clusters[j].source == source)
+        for (size_t j = i; j < eds->n_clusters; j++) {
+            int dup = 0; /* clusters may share a service name: subscribed once */
+            for (size_t k = 0; k < n && !dup; k++)
+                dup = strcmp(names[k], eds->clusters[j].service) == 0;
+            if (eds->clusters[j].source == source && !dup)
                 names[n++] = eds->clusters[j].service;
+        }
         fd_xds_source_watch((fd_xds_source_t *)source, FD_ADS_TYPE_ENDPOINT,
                             &envoy__config__endpoint__v3__cluster_load_assignment__descriptor, names, n, apply, eds);
     }

@@ -20,6 +20,7 @@
 #include "proxy/server/rds.h"
 #include "proxy/server/tls.h"
 #include "proxy/server/worker.h"
+#include "proxy/server/xds_loader.h"
 #include "proxy/server/xds_source.h"
 #include "proxy/util/clock.h"
 
@@ -334,6 +335,13 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
 {
     if (check_servable(config) != 0)
         return 1;
+    /* before anything is allocated: a missing library is a clean refusal */
+    fd_xds_client_api_t xds_client = {0};
+    char xds_error[1024];
+    if (fd_xds_needed(config) && fd_xds_client_load(&xds_client, xds_error, sizeof(xds_error)) != 0) {
+        fprintf(stderr, "frontdesk: %s\n", xds_error);
+        return 1;
+    }
     fd_server_t server = {.config = config, .options = *options, .drain_deadline = UINT64_MAX};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     server.n_workers = options->concurrency ? options->concurrency : (cores > 0 ? (size_t)cores : 1);
@@ -370,7 +378,7 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
         return 1;
     server.dns = fd_dns_resolver_create(&server, config);
     /* xDS answers are applied from this loop, so none reaches a worker before it starts */
-    server.xds = fd_xds_sources_new(server.loop, config);
+    server.xds = fd_xds_sources_new(server.loop, config, fd_xds_needed(config) ? &xds_client : NULL);
     if (fd_eds_start(&server, server.xds, server.loop, config, &server.eds) != 0 ||
         fd_rds_start(&server, server.xds, server.loop, config, options->filters, &server.rds) != 0 ||
         fd_xds_sources_start(server.xds) != 0) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy/server/xds_loader.h"
 #include "proxy/version.h"
 #include "xds/ads_client.h"
 
@@ -38,6 +39,7 @@ struct fd_xds_sources {
     fd_xds_source_t **items;
     size_t n;
     int stopping;
+    fd_xds_client_api_t client; /* loaded by fd_xds_sources_start when a stream is needed */
 };
 
 /* A response decoded on the client thread, for the main thread. */
@@ -46,6 +48,7 @@ typedef struct xds_message {
     fd_xds_source_t *source;
     const watch_t *watch;
     char *version, *nonce;
+    char *error; /* not decodable: NACKed from the main thread too, in its turn */
     ProtobufCMessage **resources;
     size_t n;
 } xds_message_t;
@@ -57,6 +60,7 @@ static void free_message(xds_message_t *msg)
     free(msg->resources);
     free(msg->version);
     free(msg->nonce);
+    free(msg->error);
     free(msg);
 }
 
@@ -66,6 +70,41 @@ static const watch_t *watch_of(const fd_xds_source_t *source, const char *type_u
         if (strcmp(source->watches[i].type_url, type_url) == 0)
             return &source->watches[i];
     return NULL;
+}
+
+#define RESOURCE_WRAPPER "type.googleapis.com/envoy.service.discovery.v3.Resource"
+
+/* One resource of the watched type, unwrapped from envoy.service.discovery.v3.Resource as
+ * Envoy does (control servers using TTLs send them so); NULL with why empty for a wrapper
+ * without a resource (a TTL heartbeat: nothing to apply), or with why set. */
+static ProtobufCMessage *decode(const watch_t *watch, const Google__Protobuf__Any *any, char *why, size_t why_size)
+{
+    Envoy__Service__Discovery__V3__Resource *wrapper = NULL;
+    why[0] = '\0';
+    if (any->type_url != NULL && strcmp(any->type_url, RESOURCE_WRAPPER) == 0) {
+        wrapper = envoy__service__discovery__v3__resource__unpack(NULL, any->value.len, any->value.data);
+        if (wrapper == NULL) {
+            snprintf(why, why_size, "the bytes of this envoy.service.discovery.v3.Resource do not decode");
+            return NULL;
+        }
+        if (wrapper->resource == NULL) {
+            envoy__service__discovery__v3__resource__free_unpacked(wrapper, NULL);
+            return NULL;
+        }
+        any = wrapper->resource;
+        if (any->type_url == NULL || strcmp(any->type_url, watch->type_url) != 0) {
+            snprintf(why, why_size, "a Resource wraps a %s, not a %s", any->type_url ? any->type_url : "(no type)",
+                     watch->type_url);
+            envoy__service__discovery__v3__resource__free_unpacked(wrapper, NULL);
+            return NULL;
+        }
+    }
+    ProtobufCMessage *decoded = protobuf_c_message_unpack(watch->type, NULL, any->value.len, any->value.data);
+    if (decoded == NULL)
+        snprintf(why, why_size, "the bytes of this %s do not decode", watch->type->name);
+    if (wrapper != NULL)
+        envoy__service__discovery__v3__resource__free_unpacked(wrapper, NULL);
+    return decoded;
 }
 
 /* Client thread: decode and hand over; the verdict comes from the main thread. */
@@ -87,15 +126,18 @@ static int on_response(void *ctx, const Envoy__Service__Discovery__V3__Discovery
     msg->resources = calloc(resp->n_resources ? resp->n_resources : 1, sizeof(*msg->resources));
     if (msg->version == NULL || msg->nonce == NULL || msg->resources == NULL)
         abort();
-    for (size_t i = 0; i < resp->n_resources; i++) {
-        const Google__Protobuf__Any *any = resp->resources[i];
-        ProtobufCMessage *decoded = protobuf_c_message_unpack(watch->type, NULL, any->value.len, any->value.data);
-        if (decoded == NULL) {
-            snprintf(error, error_len, "resources[%zu]: the bytes of this %s do not decode", i, watch->type->name);
-            free_message(msg);
-            return FD_ADS_NACK;
+    (void)error, (void)error_len; /* every verdict comes from the main thread, in order */
+    for (size_t i = 0; i < resp->n_resources && msg->error == NULL; i++) {
+        char why[256];
+        ProtobufCMessage *decoded = decode(watch, resp->resources[i], why, sizeof(why));
+        if (decoded != NULL) {
+            msg->resources[msg->n++] = decoded;
+        } else if (why[0] != '\0') {
+            char text[300];
+            snprintf(text, sizeof(text), "resources[%zu]: %s", i, why);
+            if ((msg->error = strdup(text)) == NULL)
+                abort();
         }
-        msg->resources[msg->n++] = decoded;
     }
     h2o_multithread_send_message(&source->sources->receiver, &msg->super);
     return FD_ADS_PENDING;
@@ -113,11 +155,15 @@ static void on_stream(void *ctx, int connected, int grpc_status, const char *mes
 static void apply(xds_message_t *msg)
 {
     char error[4096] = "";
+    if (msg->error != NULL) {
+        msg->source->sources->client.nack(msg->source->client, msg->watch->type_url, msg->nonce, msg->error);
+        return;
+    }
     if (msg->watch->apply(msg->watch->ctx, msg->source, msg->resources, msg->n, msg->version, error, sizeof(error)) ==
         0)
-        fd_ads_client_ack(msg->source->client, msg->watch->type_url, msg->version, msg->nonce);
+        msg->source->sources->client.ack(msg->source->client, msg->watch->type_url, msg->version, msg->nonce);
     else
-        fd_ads_client_nack(msg->source->client, msg->watch->type_url, msg->nonce, error);
+        msg->source->sources->client.nack(msg->source->client, msg->watch->type_url, msg->nonce, error);
 }
 
 static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
@@ -132,11 +178,29 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
     }
 }
 
-fd_xds_sources_t *fd_xds_sources_new(h2o_loop_t *loop, const fd_config_t *config)
+int fd_xds_needed(const fd_config_t *config)
+{
+    for (size_t c = 0; c < config->n_clusters; c++)
+        if (config->clusters[c].type == FD_DISCOVERY_EDS)
+            return 1;
+    for (size_t l = 0; l < config->n_listeners; l++)
+        for (size_t c = 0; c <= config->listeners[l].n_chains; c++) {
+            const fd_filter_chain_t *chain = c < config->listeners[l].n_chains ? &config->listeners[l].chains[c]
+                                                                               : config->listeners[l].default_chain;
+            if (chain != NULL && chain->http.routes == NULL && chain->http.rds_name.len != 0)
+                return 1;
+        }
+    return 0;
+}
+
+fd_xds_sources_t *fd_xds_sources_new(h2o_loop_t *loop, const fd_config_t *config,
+                                     const struct fd_xds_client_api *client)
 {
     fd_xds_sources_t *sources = calloc(1, sizeof(*sources));
     if (sources == NULL)
         abort();
+    if (client != NULL)
+        sources->client = *client;
     sources->loop = loop;
     sources->config = config;
     sources->queue = h2o_multithread_create_queue(loop);
@@ -225,6 +289,10 @@ int fd_xds_sources_start(fd_xds_sources_t *sources)
         fd_xds_source_t *source = sources->items[s];
         if (source->n_watches == 0)
             continue; /* named, then not used: no stream */
+        if (sources->client.start == NULL) {
+            fprintf(stderr, "frontdesk: xDS: no client library loaded for %s\n", source->target);
+            return -1;
+        }
         /* one type on a non-aggregated stream: its own service's method */
         const char *method = source->ref->ads                                              ? FD_ADS_METHOD_ADS
                              : strcmp(source->watches[0].type_url, FD_ADS_TYPE_ROUTE) == 0 ? FD_ADS_METHOD_RDS
@@ -242,11 +310,11 @@ int fd_xds_sources_start(fd_xds_sources_t *sources)
                                  .on_response = on_response,
                                  .on_stream = on_stream,
                                  .ctx = source};
-        if ((source->client = fd_ads_client_start(&opts)) == NULL)
+        if ((source->client = sources->client.start(&opts)) == NULL)
             return -1;
         for (size_t i = 0; i < source->n_watches; i++) {
             const watch_t *w = &source->watches[i];
-            if (fd_ads_client_subscribe(source->client, w->type_url, (const char *const *)w->names, w->n_names) != 0)
+            if (sources->client.subscribe(source->client, w->type_url, (const char *const *)w->names, w->n_names) != 0)
                 return -1;
         }
     }
@@ -273,8 +341,9 @@ void fd_xds_sources_free(fd_xds_sources_t *sources)
         return;
     sources->stopping = 1;
     for (size_t s = 0; s < sources->n; s++)
-        fd_ads_client_stop(sources->items[s]->client); /* no callback runs after this */
-    for (int i = 0; i < 2; i++)                        /* what the clients posted last is delivered, and freed */
+        if (sources->items[s]->client != NULL)
+            sources->client.stop(sources->items[s]->client); /* no callback runs after this */
+    for (int i = 0; i < 2; i++)                              /* what the clients posted last is delivered, and freed */
         h2o_evloop_run(sources->loop, 0);
     h2o_multithread_unregister_receiver(sources->queue, &sources->receiver);
     h2o_multithread_destroy_queue(sources->queue);

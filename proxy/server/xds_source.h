@@ -19,7 +19,14 @@ typedef struct fd_xds_source fd_xds_source_t;
 typedef int (*fd_xds_apply_cb)(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *const *resources, size_t n,
                                const char *version, char *error, size_t error_size);
 
-fd_xds_sources_t *fd_xds_sources_new(h2o_loop_t *loop, const fd_config_t *config);
+struct fd_xds_client_api;
+
+/* Whether config takes anything from a control server (EDS clusters, RDS listeners). */
+int fd_xds_needed(const fd_config_t *config);
+
+/* client: the loaded xDS client (xds_loader.h), copied; NULL when config needs none. */
+fd_xds_sources_t *fd_xds_sources_new(h2o_loop_t *loop, const fd_config_t *config,
+                                     const struct fd_xds_client_api *client);
 
 /* The stream of a config source (ADS, or an api_config_source's), made on first use; NULL
  * (with a message on stderr) when its control server cannot be named. */

@@ -7,8 +7,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { startFrontdesk, freePort, httpRequest, fetchText, adminStat } from './lib/frontdesk.mjs';
-import { ControlServer, TYPE, anyOf, until, adsConfigYaml, xdsClusterYaml } from './lib/xds_server.mjs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFrontdesk, freePort, httpRequest, fetchText, adminStat, binary } from './lib/frontdesk.mjs';
+import { ControlServer, TYPE, anyOf, until, adsConfigYaml, xdsClusterYaml, wrapped } from './lib/xds_server.mjs';
 
 const backends = [];
 let control, fd, admin, main;
@@ -41,6 +45,8 @@ static_resources:
             - name: all
               domains: ["*"]
               routes:
+              - match: {prefix: "/twin"}
+                route: {cluster: svc-twin}
               - match: {prefix: "/"}
                 route: {cluster: svc}
           http_filters:
@@ -48,6 +54,12 @@ static_resources:
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
   clusters:
   - name: svc
+    type: EDS
+    connect_timeout: 1s
+    eds_cluster_config:
+      service_name: svc-endpoints
+      eds_config: {${source}, resource_api_version: V3${initialFetch}}
+  - name: svc-twin
     type: EDS
     connect_timeout: 1s
     eds_cluster_config:
@@ -99,7 +111,9 @@ test('initializing until the first assignment: /ready 503, then LIVE, ACKed, tra
   assert.equal(ack.error_detail, null);
   await until(async () => (await fetchText(`http://127.0.0.1:${admin}/ready`)).status === 200, 3000, () => 'LIVE');
   assert.equal((await httpRequest(main, '/')).body, 'backend 0');
+  assert.equal((await httpRequest(main, '/twin')).body, 'backend 0', 'clusters sharing a service name both get it');
   assert.equal(await stat('cluster.svc.update_success'), 1);
+  assert.equal(await stat('cluster.svc-twin.update_success'), 1);
   assert.equal(await stat('control_plane.connected_state'), 1);
   assert.equal(await stat('server.state'), 0);
 });
@@ -139,12 +153,26 @@ test('a bad assignment is NACKed with the reason and the last good endpoints kee
 test('/config_dump shows the endpoints in force, with their version', async () => {
   const dump = JSON.parse((await fetchText(`http://127.0.0.1:${admin}/config_dump`)).body);
   const eds = dump.configs.find((c) => c['@type'] === 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump');
-  assert.equal(eds.dynamic_endpoint_configs.length, 1);
+  assert.equal(eds.dynamic_endpoint_configs.length, 2);
   const entry = eds.dynamic_endpoint_configs[0];
   assert.equal(entry.version_info, '2');
+  assert.equal(eds.dynamic_endpoint_configs[1].endpoint_config.cluster_name, 'svc-endpoints', 'one per cluster');
   assert.equal(entry.endpoint_config.cluster_name, 'svc-endpoints');
   assert.equal(entry.endpoint_config.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value,
     backends[1].port);
+});
+
+test('resources wrapped in envoy.service.discovery.v3.Resource are unwrapped; a heartbeat changes nothing', async () => {
+  const stream = control.streams.at(-1);
+  const beat = await verdict(stream, control.send(stream, 'eds', '2', [wrapped('svc-endpoints')]));
+  assert.equal(beat.error_detail, null);
+  assert.equal((await httpRequest(main, '/')).body, 'backend 1');
+  const nonce = control.send(stream, 'eds', '2w', [wrapped('svc-endpoints', assignment('svc-endpoints', [endpoint(backends[2].port)]))]);
+  assert.equal((await verdict(stream, nonce)).version_info, '2w');
+  await until(async () => (await httpRequest(main, '/')).body === 'backend 2', 3000, () => 'backend 2');
+  const back = control.send(stream, 'eds', '2', [assignment('svc-endpoints', [endpoint(backends[1].port)])]);
+  await verdict(stream, back);
+  await until(async () => (await httpRequest(main, '/')).body === 'backend 1', 3000, () => 'backend 1');
 });
 
 test('hosts the control plane marks unhealthy or draining get no traffic; weights are followed', async () => {
@@ -206,4 +234,14 @@ test('an EDS stream of its own (api_config_source, for a control server without 
     assert.equal((await other.stop()).code, 0, other.proc.stderrText);
     await own.stop();
   }
+});
+
+test('without the xDS client library, a config that needs it is refused at start with the reason', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'frontdesk-xdslib-'));
+  const file = join(dir, 'envoy.yaml');
+  writeFileSync(file, yaml(await freePort(), await freePort(), 1));
+  const r = spawnSync(binary, ['-c', file], { encoding: 'utf8', timeout: 10000,
+    env: { ...process.env, FRONTDESK_XDS_LIB: '/nonexistent/libfd_xds.so' } });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /the xDS client library libfd_xds\.so did not load \(tried \/nonexistent\/libfd_xds\.so\).*FRONTDESK_XDS_LIB/);
 });

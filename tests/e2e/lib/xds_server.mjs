@@ -26,7 +26,7 @@ const eds = services.endpoint.v3.EndpointDiscoveryService;
 const root = new protobuf.Root();
 root.resolvePath = (origin, target) => includeDirs.map((d) => join(d, target)).find((p) => existsSync(p)) || target;
 root.loadSync(['envoy/config/cluster/v3/cluster.proto', 'envoy/config/route/v3/route.proto',
-  'envoy/config/listener/v3/listener.proto'], { keepCase: true });
+  'envoy/config/listener/v3/listener.proto', 'envoy/service/discovery/v3/discovery.proto'], { keepCase: true });
 
 export const TYPE = {
   lds: 'type.googleapis.com/envoy.config.listener.v3.Listener',
@@ -42,6 +42,16 @@ const MESSAGE = {
 export function anyOf(kind, object) {
   const type = root.lookupType(MESSAGE[kind]);
   return { type_url: TYPE[kind], value: Buffer.from(type.encode(type.fromObject(object)).finish()) };
+}
+
+// A resource wrapped in envoy.service.discovery.v3.Resource, as control servers with TTLs send
+// them; without one (resource undefined) it is a TTL heartbeat.
+export function wrapped(name, resource) {
+  const type = root.lookupType('envoy.service.discovery.v3.Resource');
+  const object = { name, version: '1' };
+  if (resource) object.resource = { type_url: resource.type_url, value: resource.value };
+  return { type_url: 'type.googleapis.com/envoy.service.discovery.v3.Resource',
+    value: Buffer.from(type.encode(type.fromObject(object)).finish()) };
 }
 
 export const clusters = (...names) => names.map((name) => anyOf('cds', { name, connect_timeout: { seconds: 1 } }));
