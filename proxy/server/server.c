@@ -390,8 +390,15 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     if (start_workers(&server) != 0 || fd_dns_resolver_start(server.dns) != 0)
         return 1;
     fprintf(stderr, "frontdesk: serving %zu listener(s) on %zu worker(s)\n", config->n_listeners, server.n_workers);
-    while (!server.draining || !workers_stopped(&server))
+    int accepting = fd_server_state(&server) == FD_SERVER_LIVE; /* workers started accepting */
+    while (!server.draining || !workers_stopped(&server)) {
         h2o_evloop_run(server.loop, server.draining ? 10 : INT32_MAX);
+        if (!accepting && fd_server_state(&server) == FD_SERVER_LIVE) { /* warm: EDS and RDS are in */
+            accepting = 1;
+            for (size_t i = 0; i < server.n_workers; i++)
+                fd_worker_start_accepting(&server.workers[i]);
+        }
+    }
     for (size_t i = 0; i < server.n_workers; i++)
         fd_worker_join(&server.workers[i]);
     fd_dns_resolver_stop(server.dns);

@@ -17,7 +17,7 @@
 
 typedef struct control_message {
     h2o_multithread_message_t super;
-    enum { CONTROL_DRAIN, CONTROL_HOSTS, CONTROL_ROUTES } kind;
+    enum { CONTROL_DRAIN, CONTROL_HOSTS, CONTROL_ROUTES, CONTROL_ACCEPT } kind;
     size_t cluster;    /* CONTROL_HOSTS: the cluster's new addresses */
     char *routes_name; /* CONTROL_ROUTES: the name's new route configuration */
     fd_config_t *arena;
@@ -34,6 +34,14 @@ static void on_connection_closed(void *data)
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void start_accepting_on(fd_worker_listener_t *wl)
+{
+    if (wl->sock != NULL && !wl->accepting) {
+        wl->accepting = 1;
+        h2o_socket_read_start(wl->sock, on_accept);
+    }
+}
 
 static void on_accept_resume(h2o_timeout_entry_t *entry)
 {
@@ -108,6 +116,9 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
             stop_accepting(worker);
         } else if (msg->kind == CONTROL_HOSTS) {
             fd_router_update_hosts(&worker->router, msg->cluster, msg->addresses, msg->n_addresses);
+        } else if (msg->kind == CONTROL_ACCEPT && !worker->draining) {
+            for (size_t i = 0; i < worker->n_listeners; i++)
+                start_accepting_on(&worker->listeners[i]);
         } else if (msg->kind == CONTROL_ROUTES) {
             fd_worker_routes_update(worker, msg->routes_name, msg->arena, msg->table);
             free(msg->routes_name);
@@ -130,7 +141,9 @@ static void init_listener(fd_worker_t *worker, size_t i, int fd)
                            FD_MAX_REQUEST_BODY_BYTES);
     wl->sock = h2o_evloop_socket_create(worker->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     wl->sock->data = wl;
-    h2o_socket_read_start(wl->sock, on_accept);
+    /* until the config is warm (EDS, RDS), connections wait in the backlog, as with Envoy */
+    if (fd_server_state(worker->server) == FD_SERVER_LIVE)
+        start_accepting_on(wl);
 }
 
 /* Everything the worker made, in reverse: the loop's objects belong to this thread. */
@@ -218,6 +231,15 @@ int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index,
         ;
     sem_destroy(&worker->queue_made);
     return 0;
+}
+
+void fd_worker_start_accepting(fd_worker_t *worker)
+{
+    control_message_t *msg = calloc(1, sizeof(*msg));
+    if (msg == NULL)
+        abort();
+    msg->kind = CONTROL_ACCEPT;
+    h2o_multithread_send_message(&worker->control, &msg->super);
 }
 
 void fd_worker_request_drain(fd_worker_t *worker)

@@ -25,6 +25,7 @@ typedef struct fd_worker_listener {
     fd_http1_listener_t http1; /* the HTTP/1.1 connections and their settings */
     h2o_socket_t *sock;
     h2o_timeout_entry_t accept_pause; /* accepting paused after EMFILE and the like */
+    int accepting;                    /* once the config is warm */
     int fd;
     fd_http_stats_t stats; /* this listener's HTTP connection manager, on this worker */
 } fd_worker_listener_t;
@@ -68,6 +69,9 @@ typedef struct fd_worker {
 
 /* Starts the thread; listen_fds[i] is this worker's socket for config->listeners[i]. */
 int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index, const int *listen_fds);
+
+/* The config is warm: the worker starts accepting (from the main thread). */
+void fd_worker_start_accepting(fd_worker_t *worker);
 
 /* Asks the worker (from any thread) to stop accepting and to exit once idle. */
 void fd_worker_request_drain(fd_worker_t *worker);

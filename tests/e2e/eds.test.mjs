@@ -104,12 +104,17 @@ test('initializing until the first assignment: /ready 503, then LIVE, ACKed, tra
   assert.equal(first.node.user_agent_name, 'frontdesk');
   const ready = await fetchText(`http://127.0.0.1:${admin}/ready`);
   assert.deepEqual([ready.status, ready.body], [503, 'INITIALIZING\n']);
-  assert.equal((await httpRequest(main, '/')).status, 503, 'no endpoints yet: no healthy upstream');
+  // as Envoy: nothing is accepted until the config is warm, so this request waits, then succeeds
+  let early = null;
+  const waiting = httpRequest(main, '/').then((r) => (early = r));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(early, null, 'not answered before the first endpoints');
   const nonce = control.send(stream, 'eds', '1', [assignment('svc-endpoints', [endpoint(backends[0].port)])]);
   const ack = await verdict(stream, nonce);
   assert.equal(ack.version_info, '1');
   assert.equal(ack.error_detail, null);
   await until(async () => (await fetchText(`http://127.0.0.1:${admin}/ready`)).status === 200, 3000, () => 'LIVE');
+  assert.equal((await waiting).body, 'backend 0', 'the request that waited is served');
   assert.equal((await httpRequest(main, '/')).body, 'backend 0');
   assert.equal((await httpRequest(main, '/twin')).body, 'backend 0', 'clusters sharing a service name both get it');
   assert.equal(await stat('cluster.svc.update_success'), 1);

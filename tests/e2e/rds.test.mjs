@@ -90,10 +90,14 @@ test('initializing until the first RouteConfiguration, then routed by it', async
   assert.equal(first.type_url, TYPE.rds);
   assert.deepEqual(first.resource_names, ['edge-routes']);
   assert.equal((await fetchText(`http://127.0.0.1:${admin}/ready`)).body, 'INITIALIZING\n');
-  assert.equal((await httpRequest(main, '/v')).status, 404, 'no routes yet');
+  let early = null;
+  const waiting = httpRequest(main, '/v').then((r) => (early = r));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(early, null, 'a listener waiting for its routes accepts nothing yet');
   const ack = await verdict(control.send(stream, 'rds', '1', [routeConfig('b1')]));
   assert.equal(ack.version_info, '1');
   await until(async () => (await fetchText(`http://127.0.0.1:${admin}/ready`)).status === 200, 3000, () => 'LIVE');
+  assert.equal((await waiting).body, 'backend 1', 'the request that waited is routed by the first routes');
   assert.equal((await httpRequest(main, '/v')).body, 'backend 1');
   assert.equal((await httpRequest(main, '/x')).body, 'backend 0');
   assert.equal(await stat('http.main.rds.edge-routes.update_success'), 1);
