@@ -187,11 +187,13 @@ int fd_eds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loo
     *out = NULL;
     size_t n = 0;
     uint64_t init_ms = 0;
+    int wait_forever = 0; /* an explicit 0 s: Envoy waits for that resource as long as it takes */
     for (size_t c = 0; c < config->n_clusters; c++)
         if (config->clusters[c].type == FD_DISCOVERY_EDS) {
+            uint64_t ms = config->clusters[c].eds_config.initial_fetch_timeout_ms;
             n++;
-            if (config->clusters[c].eds_config.initial_fetch_timeout_ms > init_ms)
-                init_ms = config->clusters[c].eds_config.initial_fetch_timeout_ms;
+            wait_forever |= ms == 0;
+            init_ms = ms > init_ms ? ms : init_ms; /* the server waits for the slowest */
         }
     if (n == 0)
         return 0;
@@ -199,7 +201,7 @@ int fd_eds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loo
     if (eds == NULL)
         abort();
     *eds = (fd_eds_t){.server = server, .config = config, .loop = loop};
-    fd_xds_warming_start(&eds->warming, loop, n, init_ms, "EDS cluster(s)");
+    fd_xds_warming_start(&eds->warming, loop, n, wait_forever ? 0 : init_ms, "EDS cluster(s)");
     *out = eds;
     return plan(eds, sources);
 }

@@ -15,7 +15,8 @@
 typedef struct rds_name {
     const char *name;
     const fd_xds_source_t *source;
-    int received; /* has had a first RouteConfiguration */
+    int received;  /* has had a first RouteConfiguration */
+    uint64_t hash; /* of the one in force: the same sent again is not reloaded */
     fd_rds_stats_t stats;
     fd_xds_dump_t dump;
 } rds_name_t;
@@ -32,6 +33,8 @@ struct fd_rds {
 typedef struct compiled {
     rds_name_t *name; /* NULL: not a name of ours on this stream */
     const ProtobufCMessage *resource;
+    uint64_t hash;
+    int unchanged; /* the configuration in force, sent again: nothing to compile or reload */
     fd_config_t *arena;
     fd_route_table_t *table;
 } compiled_t;
@@ -71,12 +74,15 @@ static int compile(fd_rds_t *rds, const Envoy__Config__Route__V3__RouteConfigura
 static void publish(fd_rds_t *rds, compiled_t *c, const char *version)
 {
     fd_xds_dump_set(&c->name->dump, c->resource, version);
+    c->name->stats.update_success++;
+    if (c->unchanged)
+        return;
     for (size_t w = 0; w < fd_server_worker_count(rds->server); w++) {
         fd_config_retain(c->arena); /* the worker's reference */
         fd_worker_send_routes(fd_server_worker(rds->server, w), c->name->name, c->arena, c->table);
     }
-    c->name->stats.update_success++;
-    c->name->stats.config_reload++;
+    c->name->hash = c->hash;
+    c->name->stats.config_reload++; /* as Envoy: only when the configuration changed */
     if (!c->name->received) {
         c->name->received = 1;
         fd_xds_warming_arrived(&rds->warming);
@@ -102,7 +108,9 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
             continue;
         }
         compiled[i].name->stats.update_attempt++;
-        if (compile(rds, rc, &compiled[i], &errs) != 0) {
+        compiled[i].hash = fd_xds_resource_hash(resources[i]);
+        compiled[i].unchanged = compiled[i].name->received && compiled[i].hash == compiled[i].name->hash;
+        if (!compiled[i].unchanged && compile(rds, rc, &compiled[i], &errs) != 0) {
             compiled[i].name->stats.update_rejected++;
             ok = 0;
         }
@@ -125,7 +133,8 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
 }
 
 /* The names the listeners use, each with the stream of its config source; one watch per stream. */
-static int plan(fd_rds_t *rds, fd_xds_sources_t *sources, const fd_config_t *config, uint64_t *init_ms)
+static int plan(fd_rds_t *rds, fd_xds_sources_t *sources, const fd_config_t *config, uint64_t *init_ms,
+                int *wait_forever)
 {
     for (size_t l = 0; l < config->n_listeners; l++) {
         const fd_listener_t *listener = &config->listeners[l];
@@ -143,8 +152,9 @@ static int plan(fd_rds_t *rds, fd_xds_sources_t *sources, const fd_config_t *con
                 abort();
             rds->names = grown;
             rds->names[rds->n_names++] = (rds_name_t){.name = chain->http.rds_name.base, .source = source};
-            if (chain->http.rds_source.initial_fetch_timeout_ms > *init_ms)
-                *init_ms = chain->http.rds_source.initial_fetch_timeout_ms;
+            uint64_t ms = chain->http.rds_source.initial_fetch_timeout_ms;
+            *wait_forever |= ms == 0; /* an explicit 0 s: wait as long as it takes, as Envoy */
+            *init_ms = ms > *init_ms ? ms : *init_ms;
         }
     }
     const char **names = calloc(rds->n_names ? rds->n_names : 1, sizeof(*names));
@@ -176,7 +186,8 @@ int fd_rds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loo
         abort();
     *rds = (fd_rds_t){.server = server, .filters = filters, .loop = loop};
     uint64_t init_ms = 0;
-    if (plan(rds, sources, config, &init_ms) != 0) {
+    int wait_forever = 0;
+    if (plan(rds, sources, config, &init_ms, &wait_forever) != 0) {
         fd_rds_free(rds);
         return -1;
     }
@@ -184,7 +195,7 @@ int fd_rds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loo
         fd_rds_free(rds);
         return 0;
     }
-    fd_xds_warming_start(&rds->warming, loop, rds->n_names, init_ms, "RDS route configuration(s)");
+    fd_xds_warming_start(&rds->warming, loop, rds->n_names, wait_forever ? 0 : init_ms, "RDS route configuration(s)");
     *out = rds;
     return 0;
 }

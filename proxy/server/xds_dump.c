@@ -40,3 +40,17 @@ void fd_xds_dump_clear(fd_xds_dump_t *dump)
     free(dump->version);
     *dump = (fd_xds_dump_t){0};
 }
+
+uint64_t fd_xds_resource_hash(const ProtobufCMessage *resource)
+{
+    size_t len = protobuf_c_message_get_packed_size(resource);
+    uint8_t *bytes = malloc(len ? len : 1);
+    if (bytes == NULL)
+        abort();
+    protobuf_c_message_pack(resource, bytes);
+    uint64_t hash = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+    free(bytes);
+    return hash;
+}

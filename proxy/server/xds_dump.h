@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
 #include <time.h>
 
 typedef struct fd_xds_dump {
@@ -18,5 +19,8 @@ void fd_xds_dump_set(fd_xds_dump_t *dump, const ProtobufCMessage *resource, cons
 /* Appends the entry to array under key ("route_config", "endpoint_config"); nothing yet, nothing. */
 void fd_xds_dump_append(const fd_xds_dump_t *dump, const char *key, json_t *array);
 void fd_xds_dump_clear(fd_xds_dump_t *dump);
+
+/* A hash of the resource's encoding: an update that sends it again changes nothing. */
+uint64_t fd_xds_resource_hash(const ProtobufCMessage *resource);
 
 #endif

@@ -157,3 +157,13 @@ test('a route naming a cluster that does not exist answers 503 NC, as Envoy does
   await until(async () => (await httpRequest(main, '/v')).status === 503, 3000, () => '503');
   assert.equal((await httpRequest(main, '/other')).body, 'backend 0');
 });
+
+test('the configuration in force sent again is accepted but not reloaded (config_reload counts changes)', async () => {
+  const success = await stat('http.main.rds.edge-routes.update_success');
+  const reloads = await stat('http.main.rds.edge-routes.config_reload');
+  const ack = await verdict(control.send(stream, 'rds', 'nc-again', [routeConfig('nowhere')]));
+  assert.equal(ack.version_info, 'nc-again');
+  assert.equal(await stat('http.main.rds.edge-routes.update_success'), success + 1);
+  assert.equal(await stat('http.main.rds.edge-routes.config_reload'), reloads);
+  assert.equal((await httpRequest(main, '/v')).status, 503);
+});
