@@ -158,6 +158,11 @@ static fd_config_t *load_config(const options_t *opts, const char *prefix, const
         fprintf(stderr, "%sconfiguration '%s' is invalid\n", prefix, config_name(opts));
     }
     fd_cfg_errors_clear(&errs);
+    /* as Envoy: the command line names the node over the bootstrap (the strings outlive config) */
+    if (config != NULL && opts->service_node != NULL)
+        config->node_id = (fd_string_t){opts->service_node, strlen(opts->service_node)};
+    if (config != NULL && opts->service_cluster != NULL)
+        config->node_cluster = (fd_string_t){opts->service_cluster, strlen(opts->service_cluster)};
     return config;
 }
 

@@ -223,15 +223,17 @@ test('initial_fetch_timeout: without an answer the server goes LIVE after it, wi
   }
 });
 
-test('an EDS stream of its own (api_config_source, for a control server without ADS)', async () => {
+test('an EDS stream of its own (api_config_source, for a control server without ADS); the node from the command line', async () => {
   const own = await new ControlServer().start();
   const adminPort = await freePort(), port = await freePort();
   const source = 'api_config_source: {api_type: GRPC, transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds}}]}';
-  const other = await startFrontdesk(yaml(adminPort, port, own.port, { source }), { adminPort, readyStatus: 503 });
+  const other = await startFrontdesk(yaml(adminPort, port, own.port, { source }),
+    { adminPort, readyStatus: 503, args: ['--service-node', 'cli-node', '--service-cluster', 'cli-cluster'] });
   try {
     const stream = await own.stream(0);
     assert.equal(stream.service, 'eds');
-    await own.request(stream, 0);
+    const first = await own.request(stream, 0);
+    assert.deepEqual([first.node.id, first.node.cluster], ['cli-node', 'cli-cluster'], '--service-node/-cluster win');
     const nonce = own.send(stream, 'eds', 'a', [assignment('svc-endpoints', [endpoint(backends[0].port)])]);
     await until(() => stream.requests.find((r) => r.response_nonce === nonce), 5000, () => own.describe());
     await until(async () => (await httpRequest(port, '/')).body === 'backend 0', 3000, () => 'backend 0');
