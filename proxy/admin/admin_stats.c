@@ -146,9 +146,13 @@ void fd_admin_stats_collect(fd_admin_stats_t *stats, struct fd_server *server, u
     int draining = fd_server_is_draining(server);
     add_stat(stats, "server", "", "live", FD_STAT_GAUGE, !draining);
     add_stat(stats, "server", "", "state", FD_STAT_GAUGE, fd_server_state(server)); /* Envoy's numbers */
-    if (fd_server_eds(server) != NULL || fd_server_rds(server) != NULL)
+    if (fd_server_eds(server) != NULL || fd_server_rds(server) != NULL) {
         add_stat(stats, "control_plane", "", "connected_state", FD_STAT_GAUGE,
                  fd_xds_sources_connected(fd_server_xds(server)));
+        /* frontdesk's own: DESIGN wants what it ignores from a control server counted */
+        add_stat(stats, "control_plane", "", "unsupported_fields", FD_STAT_COUNTER,
+                 fd_eds_unsupported_fields(fd_server_eds(server)) + fd_rds_unsupported_fields(fd_server_rds(server)));
+    }
     add_stat(stats, "server", "", "uptime", FD_STAT_GAUGE, uptime_s);
     add_stat(stats, "server", "", "concurrency", FD_STAT_GAUGE, fd_server_worker_count(server));
     add_stat(stats, "server", "", "total_connections", FD_STAT_GAUGE, connections);

@@ -30,7 +30,8 @@ struct fd_eds {
     h2o_loop_t *loop;
     eds_cluster_t *clusters;
     size_t n_clusters;
-    fd_xds_warming_t warming; /* clusters without a first assignment */
+    fd_xds_warming_t warming;    /* clusters without a first assignment */
+    uint64_t unsupported_fields; /* set in accepted assignments, ignored with a warning */
 };
 
 /* The workers' hosts for one cluster from its checked endpoints (unhealthy ones left out). */
@@ -93,6 +94,7 @@ static int check_all(fd_eds_t *eds, const fd_xds_source_t *source, ProtobufCMess
             char *text = fd_cfg_errors_join(&warnings);
             fprintf(stderr, "frontdesk: EDS '%s': %s\n", cla->cluster_name, text);
             free(text);
+            eds->unsupported_fields += warnings.count + warnings.dropped;
         }
         fd_cfg_errors_clear(&one);
         fd_cfg_errors_clear(&warnings);
@@ -220,6 +222,11 @@ int fd_eds_cluster_stats(const fd_eds_t *eds, size_t cluster, fd_eds_stats_t *ou
             return 1;
         }
     return 0;
+}
+
+uint64_t fd_eds_unsupported_fields(const fd_eds_t *eds)
+{
+    return eds != NULL ? eds->unsupported_fields : 0;
 }
 
 void fd_eds_config_dump(const fd_eds_t *eds, json_t *dynamic_endpoint_configs)

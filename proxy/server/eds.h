@@ -30,6 +30,9 @@ typedef struct fd_eds_stats {
 } fd_eds_stats_t;
 int fd_eds_cluster_stats(const fd_eds_t *eds, size_t cluster, fd_eds_stats_t *out);
 
+/* Fields set in accepted assignments that frontdesk does not support (logged, then ignored). */
+uint64_t fd_eds_unsupported_fields(const fd_eds_t *eds);
+
 /* Appends Envoy's dynamic_endpoint_configs entries (the last accepted of each cluster). */
 void fd_eds_config_dump(const fd_eds_t *eds, json_t *dynamic_endpoint_configs);
 

@@ -27,7 +27,8 @@ struct fd_rds {
     h2o_loop_t *loop;
     rds_name_t *names;
     size_t n_names;
-    fd_xds_warming_t warming; /* names without a first RouteConfiguration */
+    fd_xds_warming_t warming;    /* names without a first RouteConfiguration */
+    uint64_t unsupported_fields; /* set in accepted route configurations, ignored with a warning */
 };
 
 typedef struct compiled {
@@ -65,6 +66,7 @@ static int compile(fd_rds_t *rds, const Envoy__Config__Route__V3__RouteConfigura
         char *text = fd_cfg_errors_join(&warnings);
         fprintf(stderr, "frontdesk: RDS '%s': %s\n", rc->name, text);
         free(text);
+        rds->unsupported_fields += warnings.count + warnings.dropped;
     }
     fd_cfg_errors_clear(&one);
     fd_cfg_errors_clear(&warnings);
@@ -213,6 +215,11 @@ int fd_rds_name_stats(const fd_rds_t *rds, const char *name, fd_rds_stats_t *out
             return 1;
         }
     return 0;
+}
+
+uint64_t fd_rds_unsupported_fields(const fd_rds_t *rds)
+{
+    return rds != NULL ? rds->unsupported_fields : 0;
 }
 
 void fd_rds_config_dump(const fd_rds_t *rds, json_t *dynamic_route_configs)

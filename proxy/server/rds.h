@@ -31,6 +31,9 @@ typedef struct fd_rds_stats {
 } fd_rds_stats_t;
 int fd_rds_name_stats(const fd_rds_t *rds, const char *name, fd_rds_stats_t *out);
 
+/* Fields set in accepted route configurations that frontdesk does not support. */
+uint64_t fd_rds_unsupported_fields(const fd_rds_t *rds);
+
 /* Appends Envoy's dynamic_route_configs entries (the last accepted of each name). */
 void fd_rds_config_dump(const fd_rds_t *rds, json_t *dynamic_route_configs);
 

@@ -180,6 +180,18 @@ test('resources wrapped in envoy.service.discovery.v3.Resource are unwrapped; a 
   await until(async () => (await httpRequest(main, '/')).body === 'backend 1', 3000, () => 'backend 1');
 });
 
+test('fields frontdesk does not support are ignored with a warning, counted, and the update applies', async () => {
+  const stream = control.streams.at(-1);
+  const withPolicy = anyOf('eds', { cluster_name: 'svc-endpoints', endpoints: [{ lb_endpoints: [endpoint(backends[1].port)] }],
+    policy: { overprovisioning_factor: { value: 150 } } });
+  const ack = await verdict(stream, control.send(stream, 'eds', '2p', [withPolicy]));
+  assert.equal(ack.version_info, '2p');
+  assert.equal(ack.error_detail, null);
+  assert.match(fd.proc.stderrText, /EDS 'svc-endpoints': .*field 'policy' of envoy\.config\.endpoint\.v3\.ClusterLoadAssignment is not supported by frontdesk: ignored/);
+  assert.equal(await stat('control_plane.unsupported_fields'), 1);
+  assert.equal((await httpRequest(main, '/')).body, 'backend 1');
+});
+
 test('hosts the control plane marks unhealthy or draining get no traffic; weights are followed', async () => {
   const stream = control.streams.at(-1);
   const nonce = control.send(stream, 'eds', '4', [assignment('svc-endpoints', [
