@@ -13,16 +13,25 @@ export const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.
 // default build's output instead.
 export const binary = process.env.FRONTDESK_BIN || join(repo, 'bazel-out', 'k8-fastbuild', 'bin', 'proxy', 'frontdesk');
 
-// A port the kernel just handed out; loopback only.
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+// A port the kernel just handed out, never one this process was given before (the kernel
+// may hand a port it just freed out again, and two listeners of one config would collide);
+// loopback only.
+const issuedPorts = new Set();
+export async function freePort() {
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const { port: p } = srv.address();
+        srv.close(() => resolve(p));
+      });
     });
-  });
+    if (!issuedPorts.has(port)) {
+      issuedPorts.add(port);
+      return port;
+    }
+  }
 }
 
 export async function fetchText(url, options = {}) {
