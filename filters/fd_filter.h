@@ -153,39 +153,36 @@ struct fd_filter_stream {
     const fd_filter_api_t *api;
 };
 
-static inline int fd_filter_header_get(fd_filter_stream_t *s, fd_filter_headers_kind_t kind, const char *name,
-                                       size_t index, fd_filter_string_t *value)
+/* strlen, without <string.h>: this header includes nothing a plugin might not want. */
+static inline size_t fd_filter_name_len(const char *name)
 {
     size_t len = 0;
     while (name[len] != '\0')
         len++;
-    return s->api->header_get(s, kind, name, len, index, value);
+    return len;
+}
+
+static inline int fd_filter_header_get(fd_filter_stream_t *s, fd_filter_headers_kind_t kind, const char *name,
+                                       size_t index, fd_filter_string_t *value)
+{
+    return s->api->header_get(s, kind, name, fd_filter_name_len(name), index, value);
 }
 
 static inline void fd_filter_header_add(fd_filter_stream_t *s, fd_filter_headers_kind_t kind, const char *name,
                                         const char *value, size_t value_len)
 {
-    size_t len = 0;
-    while (name[len] != '\0')
-        len++;
-    s->api->header_add(s, kind, name, len, value, value_len);
+    s->api->header_add(s, kind, name, fd_filter_name_len(name), value, value_len);
 }
 
 static inline void fd_filter_header_set(fd_filter_stream_t *s, fd_filter_headers_kind_t kind, const char *name,
                                         const char *value, size_t value_len)
 {
-    size_t len = 0;
-    while (name[len] != '\0')
-        len++;
-    s->api->header_set(s, kind, name, len, value, value_len);
+    s->api->header_set(s, kind, name, fd_filter_name_len(name), value, value_len);
 }
 
 static inline size_t fd_filter_header_remove(fd_filter_stream_t *s, fd_filter_headers_kind_t kind, const char *name)
 {
-    size_t len = 0;
-    while (name[len] != '\0')
-        len++;
-    return s->api->header_remove(s, kind, name, len);
+    return s->api->header_remove(s, kind, name, fd_filter_name_len(name));
 }
 
 static inline fd_filter_string_t fd_filter_attribute(fd_filter_stream_t *s, fd_filter_attribute_t attribute)

@@ -367,6 +367,12 @@ typedef struct fd_listener {
 
 /* The chain whose connection manager gives a listener its h2o settings and its stat prefix: the
  * first, or default_filter_chain when that is all it has (the translator ensures one of them). */
+/* Chain c of 0..n_chains, the last being the default chain (which may be NULL). */
+static inline const fd_filter_chain_t *fd_listener_chain_at(const fd_listener_t *listener, size_t c)
+{
+    return c < listener->n_chains ? &listener->chains[c] : listener->default_chain;
+}
+
 static inline const fd_filter_chain_t *fd_listener_first_chain(const fd_listener_t *listener)
 {
     return listener->n_chains != 0 ? &listener->chains[0] : listener->default_chain;

@@ -145,8 +145,7 @@ static int plan(fd_eds_t *eds, fd_xds_sources_t *sources)
 {
     const fd_config_t *config = eds->config;
     eds->clusters = calloc(config->n_clusters, sizeof(*eds->clusters));
-    const char **names = calloc(config->n_clusters, sizeof(*names));
-    if (eds->clusters == NULL || names == NULL)
+    if (eds->clusters == NULL)
         abort();
     for (size_t c = 0; c < config->n_clusters; c++) {
         const fd_cluster_t *cluster = &config->clusters[c];
@@ -155,31 +154,13 @@ static int plan(fd_eds_t *eds, fd_xds_sources_t *sources)
         eds_cluster_t *ec = &eds->clusters[eds->n_clusters++];
         ec->index = c;
         ec->service = cluster->eds_service_name.len != 0 ? cluster->eds_service_name.base : cluster->name.base;
-        if ((ec->source = fd_xds_sources_get(sources, &cluster->eds_config)) == NULL) {
-            free(names);
+        fd_xds_source_t *source = fd_xds_sources_get(sources, &cluster->eds_config);
+        if (source == NULL)
             return -1;
-        }
+        ec->source = source;
+        fd_xds_source_watch(source, FD_ADS_TYPE_ENDPOINT,
+                            &envoy__config__endpoint__v3__cluster_load_assignment__descriptor, ec->service, apply, eds);
     }
-    /* one watch per stream, with every name it serves */
-    for (size_t i = 0; i < eds->n_clusters; i++) {
-        const fd_xds_source_t *source = eds->clusters[i].source;
-        int first = 1;
-        for (size_t j = 0; j < i && first; j++)
-            first = eds->clusters[j].source != source;
-        if (!first)
-            continue;
-        size_t n = 0;
-        for (size_t j = i; j < eds->n_clusters; j++) {
-            int dup = 0; /* clusters may share a service name: subscribed once */
-            for (size_t k = 0; k < n && !dup; k++)
-                dup = strcmp(names[k], eds->clusters[j].service) == 0;
-            if (eds->clusters[j].source == source && !dup)
-                names[n++] = eds->clusters[j].service;
-        }
-        fd_xds_source_watch((fd_xds_source_t *)source, FD_ADS_TYPE_ENDPOINT,
-                            &envoy__config__endpoint__v3__cluster_load_assignment__descriptor, names, n, apply, eds);
-    }
-    free(names);
     return 0;
 }
 

@@ -134,19 +134,21 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
     return ok ? 0 : -1;
 }
 
-/* The names the listeners use, each with the stream of its config source; one watch per stream. */
+/* The names the listeners use, each watched on the stream of its config source. */
 static int plan(fd_rds_t *rds, fd_xds_sources_t *sources, const fd_config_t *config, uint64_t *init_ms,
                 int *wait_forever)
 {
     for (size_t l = 0; l < config->n_listeners; l++) {
         const fd_listener_t *listener = &config->listeners[l];
         for (size_t c = 0; c <= listener->n_chains; c++) {
-            const fd_filter_chain_t *chain = c < listener->n_chains ? &listener->chains[c] : listener->default_chain;
+            const fd_filter_chain_t *chain = fd_listener_chain_at(listener, c);
             if (chain == NULL || chain->http.routes != NULL || chain->http.rds_name.len == 0)
                 continue;
-            const fd_xds_source_t *source = fd_xds_sources_get(sources, &chain->http.rds_source);
+            fd_xds_source_t *source = fd_xds_sources_get(sources, &chain->http.rds_source);
             if (source == NULL)
                 return -1;
+            fd_xds_source_watch(source, FD_ADS_TYPE_ROUTE, &envoy__config__route__v3__route_configuration__descriptor,
+                                chain->http.rds_name.base, apply, rds);
             if (name_for(rds, source, chain->http.rds_name.base) != NULL)
                 continue;
             rds_name_t *grown = realloc(rds->names, (rds->n_names + 1) * sizeof(*grown));
@@ -159,23 +161,6 @@ static int plan(fd_rds_t *rds, fd_xds_sources_t *sources, const fd_config_t *con
             *init_ms = ms > *init_ms ? ms : *init_ms;
         }
     }
-    const char **names = calloc(rds->n_names ? rds->n_names : 1, sizeof(*names));
-    if (names == NULL)
-        abort();
-    for (size_t i = 0; i < rds->n_names; i++) {
-        int first = 1;
-        for (size_t j = 0; j < i && first; j++)
-            first = rds->names[j].source != rds->names[i].source;
-        if (!first)
-            continue;
-        size_t n = 0;
-        for (size_t j = i; j < rds->n_names; j++)
-            if (rds->names[j].source == rds->names[i].source)
-                names[n++] = rds->names[j].name;
-        fd_xds_source_watch((fd_xds_source_t *)rds->names[i].source, FD_ADS_TYPE_ROUTE,
-                            &envoy__config__route__v3__route_configuration__descriptor, names, n, apply, rds);
-    }
-    free(names);
     return 0;
 }
 

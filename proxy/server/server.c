@@ -122,7 +122,7 @@ static int index_routes(fd_config_t *config)
     for (size_t l = 0; l < config->n_listeners; l++) {
         const fd_listener_t *listener = &config->listeners[l];
         for (size_t c = 0; c <= listener->n_chains; c++) {
-            const fd_filter_chain_t *chain = c < listener->n_chains ? &listener->chains[c] : listener->default_chain;
+            const fd_filter_chain_t *chain = fd_listener_chain_at(listener, c);
             if (chain != NULL && chain->http.routes != NULL &&
                 fd_route_index_build(chain->http.routes, &config->pool) != 0) {
                 fprintf(stderr, "frontdesk: listener '%s': a virtual host has too many routes to index\n",
@@ -338,7 +338,8 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     /* before anything is allocated: a missing library is a clean refusal */
     fd_xds_client_api_t xds_client = {0};
     char xds_error[1024];
-    if (fd_xds_needed(config) && fd_xds_client_load(&xds_client, xds_error, sizeof(xds_error)) != 0) {
+    int xds_needed = fd_xds_needed(config);
+    if (xds_needed && fd_xds_client_load(&xds_client, xds_error, sizeof(xds_error)) != 0) {
         fprintf(stderr, "frontdesk: %s\n", xds_error);
         return 1;
     }
@@ -378,10 +379,11 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
         return 1;
     server.dns = fd_dns_resolver_create(&server, config);
     /* xDS answers are applied from this loop, so none reaches a worker before it starts */
-    server.xds = fd_xds_sources_new(server.loop, config, fd_xds_needed(config) ? &xds_client : NULL);
-    if (fd_eds_start(&server, server.xds, server.loop, config, &server.eds) != 0 ||
-        fd_rds_start(&server, server.xds, server.loop, config, options->filters, &server.rds) != 0 ||
-        fd_xds_sources_start(server.xds) != 0) {
+    /* a static config makes no stream, no queue: nothing of xDS at start-up */
+    if (xds_needed && ((server.xds = fd_xds_sources_new(server.loop, config, &xds_client)) == NULL ||
+                       fd_eds_start(&server, server.xds, server.loop, config, &server.eds) != 0 ||
+                       fd_rds_start(&server, server.xds, server.loop, config, options->filters, &server.rds) != 0 ||
+                       fd_xds_sources_start(server.xds) != 0)) {
         fd_xds_sources_free(server.xds);
         fd_eds_free(server.eds);
         fd_rds_free(server.rds);

@@ -139,7 +139,7 @@ int fd_tls_listener_init(fd_listener_tls_t *lt, const fd_listener_t *listener, c
     if (lt->contexts == NULL || lt->alpn == NULL)
         abort();
     for (size_t i = 0; i < n; i++) {
-        const fd_filter_chain_t *chain = i < listener->n_chains ? &listener->chains[i] : listener->default_chain;
+        const fd_filter_chain_t *chain = fd_listener_chain_at(listener, i);
         if (chain == NULL || chain->tls == NULL)
             continue;
         if ((lt->contexts[i] = chain_context(lt, chain->tls, i, err, len)) == NULL)
@@ -190,8 +190,7 @@ ssize_t fd_tls_pick_chain(const fd_listener_t *listener, const char *sni)
  * certificate policy are the SSL object's own settings and follow separately. */
 static void switch_context(SSL *ssl, SSL_CTX *ctx, const fd_listener_tls_t *lt, size_t chain)
 {
-    const fd_filter_chain_t *fc =
-        chain < lt->listener->n_chains ? &lt->listener->chains[chain] : lt->listener->default_chain;
+    const fd_filter_chain_t *fc = fd_listener_chain_at(lt->listener, chain);
     SSL_set_SSL_CTX(ssl, ctx);
     SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ctx));
     SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(ctx));

@@ -233,45 +233,48 @@ int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index,
     return 0;
 }
 
-void fd_worker_start_accepting(fd_worker_t *worker)
+/* A message of kind for the worker, with room for n addresses; sent by send_control. */
+static control_message_t *new_control(int kind, size_t n)
 {
-    control_message_t *msg = calloc(1, sizeof(*msg));
+    control_message_t *msg = calloc(1, sizeof(*msg) + n * sizeof(fd_router_address_t));
     if (msg == NULL)
         abort();
-    msg->kind = CONTROL_ACCEPT;
+    msg->kind = kind;
+    return msg;
+}
+
+static void send_control(fd_worker_t *worker, control_message_t *msg)
+{
     h2o_multithread_send_message(&worker->control, &msg->super);
+}
+
+void fd_worker_start_accepting(fd_worker_t *worker)
+{
+    send_control(worker, new_control(CONTROL_ACCEPT, 0));
 }
 
 void fd_worker_request_drain(fd_worker_t *worker)
 {
-    control_message_t *msg = calloc(1, sizeof(*msg));
-    if (msg == NULL)
-        abort();
-    msg->kind = CONTROL_DRAIN;
-    h2o_multithread_send_message(&worker->control, &msg->super);
+    send_control(worker, new_control(CONTROL_DRAIN, 0));
 }
 
 void fd_worker_send_hosts(fd_worker_t *worker, size_t cluster, const fd_router_address_t *addresses, size_t n)
 {
-    control_message_t *msg = calloc(1, sizeof(*msg) + n * sizeof(*addresses));
-    if (msg == NULL)
-        abort();
-    msg->kind = CONTROL_HOSTS;
+    control_message_t *msg = new_control(CONTROL_HOSTS, n);
     msg->cluster = cluster;
     msg->n_addresses = n;
     memcpy(msg->addresses, addresses, n * sizeof(*addresses));
-    h2o_multithread_send_message(&worker->control, &msg->super);
+    send_control(worker, msg);
 }
 
 void fd_worker_send_routes(fd_worker_t *worker, const char *name, fd_config_t *arena, const fd_route_table_t *table)
 {
-    control_message_t *msg = calloc(1, sizeof(*msg));
-    if (msg == NULL || (msg->routes_name = strdup(name)) == NULL)
+    control_message_t *msg = new_control(CONTROL_ROUTES, 0);
+    if ((msg->routes_name = strdup(name)) == NULL)
         abort();
-    msg->kind = CONTROL_ROUTES;
     msg->arena = arena;
     msg->table = table;
-    h2o_multithread_send_message(&worker->control, &msg->super);
+    send_control(worker, msg);
 }
 
 void fd_worker_join(fd_worker_t *worker)

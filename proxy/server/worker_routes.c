@@ -24,7 +24,7 @@ void fd_worker_routes_init(fd_worker_t *worker)
     for (size_t l = 0; l < config->n_listeners; l++) {
         const fd_listener_t *listener = &config->listeners[l];
         for (size_t c = 0; c <= listener->n_chains; c++) {
-            const fd_filter_chain_t *chain = c < listener->n_chains ? &listener->chains[c] : listener->default_chain;
+            const fd_filter_chain_t *chain = fd_listener_chain_at(listener, c);
             if (chain != NULL && chain->http.routes == NULL && chain->http.rds_name.len != 0)
                 add_name(worker, &chain->http.rds_name);
         }

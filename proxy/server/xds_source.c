@@ -185,8 +185,7 @@ int fd_xds_needed(const fd_config_t *config)
             return 1;
     for (size_t l = 0; l < config->n_listeners; l++)
         for (size_t c = 0; c <= config->listeners[l].n_chains; c++) {
-            const fd_filter_chain_t *chain = c < config->listeners[l].n_chains ? &config->listeners[l].chains[c]
-                                                                               : config->listeners[l].default_chain;
+            const fd_filter_chain_t *chain = fd_listener_chain_at(&config->listeners[l], c);
             if (chain != NULL && chain->http.routes == NULL && chain->http.rds_name.len != 0)
                 return 1;
         }
@@ -199,8 +198,7 @@ fd_xds_sources_t *fd_xds_sources_new(h2o_loop_t *loop, const fd_config_t *config
     fd_xds_sources_t *sources = calloc(1, sizeof(*sources));
     if (sources == NULL)
         abort();
-    if (client != NULL)
-        sources->client = *client;
+    sources->client = *client;
     sources->loop = loop;
     sources->config = config;
     sources->queue = h2o_multithread_create_queue(loop);
@@ -261,19 +259,25 @@ fd_xds_source_t *fd_xds_sources_get(fd_xds_sources_t *sources, const fd_config_s
 }
 
 void fd_xds_source_watch(fd_xds_source_t *source, const char *type_url, const ProtobufCMessageDescriptor *type,
-                         const char *const *names, size_t n, fd_xds_apply_cb apply, void *ctx)
+                         const char *name, fd_xds_apply_cb apply, void *ctx)
 {
-    if (source->n_watches == MAX_WATCHES)
-        abort(); /* one per resource type: a programming error */
-    watch_t *w = &source->watches[source->n_watches++];
-    *w = (watch_t){.type = type, .apply = apply, .ctx = ctx, .n_names = n};
-    w->type_url = strdup(type_url);
-    w->names = calloc(n ? n : 1, sizeof(*w->names));
-    if (w->type_url == NULL || w->names == NULL)
-        abort();
-    for (size_t i = 0; i < n; i++)
-        if ((w->names[i] = strdup(names[i])) == NULL)
+    watch_t *w = (watch_t *)watch_of(source, type_url);
+    if (w == NULL) {
+        if (source->n_watches == MAX_WATCHES)
+            abort(); /* one per resource type: a programming error */
+        w = &source->watches[source->n_watches++];
+        *w = (watch_t){.type = type, .apply = apply, .ctx = ctx};
+        if ((w->type_url = strdup(type_url)) == NULL)
             abort();
+    }
+    for (size_t i = 0; i < w->n_names; i++)
+        if (strcmp(w->names[i], name) == 0)
+            return; /* several clusters may share a service name: subscribed once */
+    char **grown = realloc(w->names, (w->n_names + 1) * sizeof(*grown));
+    if (grown == NULL || (grown[w->n_names] = strdup(name)) == NULL)
+        abort();
+    w->names = grown;
+    w->n_names++;
 }
 
 int fd_xds_sources_start(fd_xds_sources_t *sources)
@@ -289,10 +293,6 @@ int fd_xds_sources_start(fd_xds_sources_t *sources)
         fd_xds_source_t *source = sources->items[s];
         if (source->n_watches == 0)
             continue; /* named, then not used: no stream */
-        if (sources->client.start == NULL) {
-            fprintf(stderr, "frontdesk: xDS: no client library loaded for %s\n", source->target);
-            return -1;
-        }
         /* one type on a non-aggregated stream: its own service's method */
         const char *method = source->ref->ads                                              ? FD_ADS_METHOD_ADS
                              : strcmp(source->watches[0].type_url, FD_ADS_TYPE_ROUTE) == 0 ? FD_ADS_METHOD_RDS

@@ -24,7 +24,7 @@ struct fd_xds_client_api;
 /* Whether config takes anything from a control server (EDS clusters, RDS listeners). */
 int fd_xds_needed(const fd_config_t *config);
 
-/* client: the loaded xDS client (xds_loader.h), copied; NULL when config needs none. */
+/* client: the loaded xDS client (xds_loader.h), copied. Only for a config fd_xds_needed. */
 fd_xds_sources_t *fd_xds_sources_new(h2o_loop_t *loop, const fd_config_t *config,
                                      const struct fd_xds_client_api *client);
 
@@ -32,10 +32,11 @@ fd_xds_sources_t *fd_xds_sources_new(h2o_loop_t *loop, const fd_config_t *config
  * (with a message on stderr) when its control server cannot be named. */
 fd_xds_source_t *fd_xds_sources_get(fd_xds_sources_t *sources, const fd_config_source_ref_t *ref);
 
-/* Subscribes the stream to these names of type_url (copied), decoded as type; responses
- * go to apply. Before fd_xds_sources_start; one watcher per type and stream. */
+/* Subscribes the stream to name (copied; once however often asked) of type_url, decoded as
+ * type; responses go to apply (the first call's, for all names of the type). Before
+ * fd_xds_sources_start. */
 void fd_xds_source_watch(fd_xds_source_t *source, const char *type_url, const ProtobufCMessageDescriptor *type,
-                         const char *const *names, size_t n, fd_xds_apply_cb apply, void *ctx);
+                         const char *name, fd_xds_apply_cb apply, void *ctx);
 
 /* Opens the streams; -1 when a client cannot start. */
 int fd_xds_sources_start(fd_xds_sources_t *sources);
@@ -43,7 +44,7 @@ int fd_xds_sources_start(fd_xds_sources_t *sources);
 /* 1 while every stream is up (control_plane.connected_state). */
 int fd_xds_sources_connected(const fd_xds_sources_t *sources);
 
-/* Drain: responses are no longer applied (nor answered). */
+/* Drain: responses are no longer applied (nor answered). NULL is a no-op. */
 void fd_xds_sources_request_stop(fd_xds_sources_t *sources);
 
 /* Waiting for the first resources of one kind (Envoy's warming): done once every one has

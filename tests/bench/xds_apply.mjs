@@ -31,8 +31,7 @@ function bootstrap(admin, port, controlPort) {
     connect_timeout: 1s
     eds_cluster_config: {eds_config: {ads: {}, resource_api_version: V3}}`;
   return `admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${admin}}}}
-dynamic_resources:
-  ads_config: {api_type: GRPC, transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds}}]}
+${adsConfigYaml}
 static_resources:
   listeners:
   - name: main
@@ -47,13 +46,7 @@ static_resources:
           http_filters:
           - name: envoy.filters.http.router
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
-  clusters:${clusters}
-  - name: xds
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: xds
-      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${controlPort}}}}}]}]
-`;
+  clusters:${clusters}${xdsClusterYaml(controlPort)}`;
 }
 
 function routes(version, target) {
@@ -65,7 +58,7 @@ function routes(version, target) {
 
 process.env.FRONTDESK_BIN = optBinary(); /* before the harness reads it */
 const { startFrontdesk, freePort, httpRequest, fetchText, binary } = await import(join(e2e, 'lib', 'frontdesk.mjs'));
-const { ControlServer, TYPE, anyOf, until } = await import(join(e2e, 'lib', 'xds_server.mjs'));
+const { ControlServer, TYPE, anyOf, until, adsConfigYaml, xdsClusterYaml } = await import(join(e2e, 'lib', 'xds_server.mjs'));
 
 const backend = createServer((req, res) => res.end('ok'));
 const backendPort = await freePort();
