@@ -27,7 +27,6 @@ typedef struct eds_cluster {
 struct fd_eds {
     fd_server_t *server;
     const fd_config_t *config;
-    h2o_loop_t *loop;
     eds_cluster_t *clusters;
     size_t n_clusters;
     fd_xds_warming_t warming;    /* clusters without a first assignment */
@@ -183,7 +182,7 @@ int fd_eds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loo
     fd_eds_t *eds = calloc(1, sizeof(*eds));
     if (eds == NULL)
         abort();
-    *eds = (fd_eds_t){.server = server, .config = config, .loop = loop};
+    *eds = (fd_eds_t){.server = server, .config = config};
     fd_xds_warming_start(&eds->warming, loop, n, wait_forever ? 0 : init_ms, "EDS cluster(s)");
     *out = eds;
     return plan(eds, sources);

@@ -24,7 +24,6 @@ typedef struct rds_name {
 struct fd_rds {
     fd_server_t *server;
     const fd_filter_registry_t *filters;
-    h2o_loop_t *loop;
     rds_name_t *names;
     size_t n_names;
     fd_xds_warming_t warming;    /* names without a first RouteConfiguration */
@@ -171,7 +170,7 @@ int fd_rds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loo
     fd_rds_t *rds = calloc(1, sizeof(*rds));
     if (rds == NULL)
         abort();
-    *rds = (fd_rds_t){.server = server, .filters = filters, .loop = loop};
+    *rds = (fd_rds_t){.server = server, .filters = filters};
     uint64_t init_ms = 0;
     int wait_forever = 0;
     if (plan(rds, sources, config, &init_ms, &wait_forever) != 0) {

@@ -310,9 +310,7 @@ static int is_control_plane(const fd_config_t *config, const fd_cluster_t *clust
  * partly (plaintext to a TLS upstream, a cluster without its hosts) would be worse. */
 static int check_servable(const fd_config_t *config)
 {
-    static const char *const types[] = {"STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS"};
     int ok = 1;
-    (void)types;
     if (config->lds.present || config->cds.present) {
         fprintf(stderr, "frontdesk: dynamic_resources %s cannot be served yet (EDS can)\n",
                 config->lds.present ? "lds_config" : "cds_config");
