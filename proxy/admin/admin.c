@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "proxy/admin/admin_stats.h"
+#include "proxy/server/cds.h"
 #include "proxy/server/eds.h"
 #include "proxy/server/listen_socket.h"
 #include "proxy/server/rds.h"
@@ -128,12 +129,16 @@ static void on_clusters(fd_admin_t *admin, h2o_req_t *req)
 
 static void on_config_dump(fd_admin_t *admin, h2o_req_t *req)
 {
-    json_t *routes = json_array(), *endpoints = json_array();
-    fd_rds_config_dump(fd_server_rds(admin->server), routes);
-    fd_eds_config_dump(fd_server_eds(admin->server), endpoints);
-    char *body = fd_admin_config_dump(admin->bootstrap_json, admin->started, routes, endpoints);
-    json_decref(routes);
-    json_decref(endpoints);
+    fd_admin_dynamic_dump_t dynamic = {json_array(), json_array(), json_array(), json_array(), NULL};
+    fd_rds_config_dump(fd_server_rds(admin->server), dynamic.routes);
+    fd_eds_config_dump(fd_server_eds(admin->server), dynamic.endpoints);
+    fd_cds_config_dump(fd_server_cds(admin->server), dynamic.active_clusters, dynamic.warming_clusters,
+                       dynamic.endpoints, &dynamic.clusters_version);
+    char *body = fd_admin_config_dump(admin->bootstrap_json, admin->started, &dynamic);
+    json_decref(dynamic.routes);
+    json_decref(dynamic.endpoints);
+    json_decref(dynamic.active_clusters);
+    json_decref(dynamic.warming_clusters);
     reply(req, 200, "application/json", body, strlen(body));
     free(body);
 }

@@ -18,7 +18,20 @@ fd_admin_t *fd_admin_start(struct fd_server *server, h2o_evloop_t *loop, const f
 
 /* /clusters as Envoy prints it, and /config_dump; malloc'ed (admin_views.c). */
 char *fd_admin_clusters_render(struct fd_server *server);
-char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at, json_t *dynamic_routes, json_t *dynamic_endpoints);
+
+/* The dynamic parts of /config_dump, in Envoy's layout (each an array of entries). */
+typedef struct fd_admin_dynamic_dump {
+    json_t *routes, *endpoints, *active_clusters, *warming_clusters;
+    const char *clusters_version; /* the last accepted CDS version_info, or NULL */
+} fd_admin_dynamic_dump_t;
+char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at, const fd_admin_dynamic_dump_t *dynamic);
+
+/* One worker's cluster: static c of its config, or (c SIZE_MAX) the CDS cluster name; NULL
+ * when it has none (or has exited). The caller holds the worker's hosts_lock. */
+struct fd_router_worker;
+struct fd_router_cluster;
+const struct fd_router_cluster *fd_admin_worker_cluster(const struct fd_router_worker *router, size_t c,
+                                                        const char *name);
 
 /* Closes the admin listener and frees it (on the thread that started it). */
 void fd_admin_stop(fd_admin_t *admin);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy/server/cds.h"
 #include "proxy/server/eds.h"
 #include "proxy/server/rds.h"
 #include "proxy/server/worker.h"
@@ -56,25 +57,53 @@ static void sum_cluster(uint64_t *total, const fd_router_cluster_t *rc, int firs
         sum->membership_total = sum->membership_healthy = rc->n_hosts;
 }
 
-static void collect_cluster(fd_admin_stats_t *stats, struct fd_server *server, size_t c)
+/* A static cluster (c in config->clusters) or, with c SIZE_MAX, the CDS cluster name. */
+static void collect_cluster(fd_admin_stats_t *stats, struct fd_server *server, size_t c, const char *name,
+                            const fd_eds_stats_t *eds)
 {
     uint64_t total[sizeof(fd_cluster_stats_t) / sizeof(uint64_t)] = {0};
     for (size_t w = 0; w < fd_server_worker_count(server); w++) {
         fd_router_worker_t *router = &fd_server_worker(server, w)->router;
         pthread_mutex_lock(&router->hosts_lock);
-        if (router->clusters != NULL) /* NULL: the worker has exited */
-            sum_cluster(total, &router->clusters[c], w == 0);
+        const fd_router_cluster_t *rc = fd_admin_worker_cluster(router, c, name);
+        if (rc != NULL)
+            sum_cluster(total, rc, w == 0);
         pthread_mutex_unlock(&router->hosts_lock);
     }
-    const char *name = fd_server_config(server)->clusters[c].name.base;
     for (size_t i = 0; i < fd_cluster_stat_count; i++)
         add_stat(stats, "cluster", name, fd_cluster_stat_descs[i].name, fd_cluster_stat_descs[i].kind, total[i]);
-    fd_eds_stats_t eds;
-    if (fd_eds_cluster_stats(fd_server_eds(server), c, &eds)) {
-        add_stat(stats, "cluster", name, "update_attempt", FD_STAT_COUNTER, eds.update_attempt);
-        add_stat(stats, "cluster", name, "update_success", FD_STAT_COUNTER, eds.update_success);
-        add_stat(stats, "cluster", name, "update_rejected", FD_STAT_COUNTER, eds.update_rejected);
+    if (eds != NULL) {
+        add_stat(stats, "cluster", name, "update_attempt", FD_STAT_COUNTER, eds->update_attempt);
+        add_stat(stats, "cluster", name, "update_success", FD_STAT_COUNTER, eds->update_success);
+        add_stat(stats, "cluster", name, "update_rejected", FD_STAT_COUNTER, eds->update_rejected);
     }
+}
+
+static void collect_clusters(fd_admin_stats_t *stats, struct fd_server *server)
+{
+    const fd_config_t *config = fd_server_config(server);
+    fd_eds_stats_t eds;
+    for (size_t c = 0; c < config->n_clusters; c++)
+        collect_cluster(stats, server, c, config->clusters[c].name.base,
+                        fd_eds_cluster_stats(fd_server_eds(server), c, &eds) ? &eds : NULL);
+    const fd_cds_t *cds = fd_server_cds(server);
+    for (size_t i = 0; i < fd_cds_cluster_count(cds); i++) {
+        const char *name = fd_cds_cluster_name(cds, i);
+        if (name != NULL) /* NULL: a new cluster still warming */
+            collect_cluster(stats, server, SIZE_MAX, name, fd_cds_cluster_eds_stats(cds, i, &eds) ? &eds : NULL);
+    }
+    if (cds == NULL)
+        return;
+    fd_cds_stats_t cs;
+    fd_cds_stats(cds, &cs);
+    add_stat(stats, "cluster_manager", "", "cds.update_attempt", FD_STAT_COUNTER, cs.update_attempt);
+    add_stat(stats, "cluster_manager", "", "cds.update_success", FD_STAT_COUNTER, cs.update_success);
+    add_stat(stats, "cluster_manager", "", "cds.update_rejected", FD_STAT_COUNTER, cs.update_rejected);
+    add_stat(stats, "cluster_manager", "", "cluster_added", FD_STAT_COUNTER, cs.cluster_added);
+    add_stat(stats, "cluster_manager", "", "cluster_modified", FD_STAT_COUNTER, cs.cluster_modified);
+    add_stat(stats, "cluster_manager", "", "cluster_removed", FD_STAT_COUNTER, cs.cluster_removed);
+    add_stat(stats, "cluster_manager", "", "active_clusters", FD_STAT_GAUGE, cs.active_clusters + config->n_clusters);
+    add_stat(stats, "cluster_manager", "", "warming_clusters", FD_STAT_GAUGE, cs.warming_clusters);
 }
 
 /* http.<prefix>.rds.<route_config_name>.*: each name used under this prefix, once. */
@@ -146,18 +175,18 @@ void fd_admin_stats_collect(fd_admin_stats_t *stats, struct fd_server *server, u
     int draining = fd_server_is_draining(server);
     add_stat(stats, "server", "", "live", FD_STAT_GAUGE, !draining);
     add_stat(stats, "server", "", "state", FD_STAT_GAUGE, fd_server_state(server)); /* Envoy's numbers */
-    if (fd_server_eds(server) != NULL || fd_server_rds(server) != NULL) {
+    if (fd_server_xds(server) != NULL) {
         add_stat(stats, "control_plane", "", "connected_state", FD_STAT_GAUGE,
                  fd_xds_sources_connected(fd_server_xds(server)));
         /* frontdesk's own: DESIGN wants what it ignores from a control server counted */
         add_stat(stats, "control_plane", "", "unsupported_fields", FD_STAT_COUNTER,
-                 fd_eds_unsupported_fields(fd_server_eds(server)) + fd_rds_unsupported_fields(fd_server_rds(server)));
+                 fd_eds_unsupported_fields(fd_server_eds(server)) + fd_rds_unsupported_fields(fd_server_rds(server)) +
+                     fd_cds_unsupported_fields(fd_server_cds(server)));
     }
     add_stat(stats, "server", "", "uptime", FD_STAT_GAUGE, uptime_s);
     add_stat(stats, "server", "", "concurrency", FD_STAT_GAUGE, fd_server_worker_count(server));
     add_stat(stats, "server", "", "total_connections", FD_STAT_GAUGE, connections);
-    for (size_t c = 0; c < config->n_clusters; c++)
-        collect_cluster(stats, server, c);
+    collect_clusters(stats, server);
     collect_http(stats, server);
     qsort(stats->items, stats->count, sizeof(*stats->items), compare_stats);
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "proxy/admin/admin.h"
+#include "proxy/server/cds.h"
 #include "proxy/server/worker.h"
 #include "proxy/util/text_buffer.h"
 
@@ -24,10 +25,19 @@ typedef struct host_sum {
     uint64_t cx_active, cx_total, cx_fail, rq_active;
 } host_sum_t;
 
-/* Adds one worker's counters of the host like `like`; the caller holds its hosts_lock. */
-static void add_host(host_sum_t *sum, const fd_router_worker_t *router, size_t c, const fd_router_host_t *like)
+const fd_router_cluster_t *fd_admin_worker_cluster(const fd_router_worker_t *router, size_t c, const char *name)
 {
-    const fd_router_host_t *host = router->clusters != NULL ? find_host(&router->clusters[c], like) : NULL;
+    if (router->clusters == NULL) /* the worker has exited */
+        return NULL;
+    return c != SIZE_MAX ? &router->clusters[c] : fd_router_find_dynamic(router, name, strlen(name));
+}
+
+/* Adds one worker's counters of the host like `like`; the caller holds its hosts_lock. */
+static void add_host(host_sum_t *sum, const fd_router_worker_t *router, size_t c, const char *cluster,
+                     const fd_router_host_t *like)
+{
+    const fd_router_cluster_t *rc = fd_admin_worker_cluster(router, c, cluster);
+    const fd_router_host_t *host = rc != NULL ? find_host(rc, like) : NULL;
     if (host == NULL)
         return;
     sum->rq.rq_total += FD_STAT_LOAD(host->stats.rq_total);
@@ -41,7 +51,8 @@ static void add_host(host_sum_t *sum, const fd_router_worker_t *router, size_t c
 }
 
 /* first is one of worker 0's hosts, whose hosts_lock the caller holds. */
-static void render_host(fd_text_buffer_t *buf, struct fd_server *server, size_t c, const fd_router_host_t *first)
+static void render_host(fd_text_buffer_t *buf, struct fd_server *server, size_t c, const char *cluster,
+                        const fd_router_host_t *first)
 {
     host_sum_t sum;
     memset(&sum, 0, sizeof(sum));
@@ -49,11 +60,10 @@ static void render_host(fd_text_buffer_t *buf, struct fd_server *server, size_t 
         fd_router_worker_t *router = &fd_server_worker(server, w)->router;
         if (w != 0)
             pthread_mutex_lock(&router->hosts_lock);
-        add_host(&sum, router, c, first);
+        add_host(&sum, router, c, cluster, first);
         if (w != 0)
             pthread_mutex_unlock(&router->hosts_lock);
     }
-    const char *cluster = fd_server_config(server)->clusters[c].name.base;
     const char *hostname =
         first->endpoint != NULL && first->endpoint->address.addr_len == 0 ? first->endpoint->address.host : "";
     char host[300];
@@ -70,21 +80,29 @@ static void render_host(fd_text_buffer_t *buf, struct fd_server *server, size_t 
                           hostname, host, host, first->weight, host, first->priority);
 }
 
+static void render_cluster(fd_text_buffer_t *buf, struct fd_server *server, size_t c, const char *name)
+{
+    fd_router_worker_t *router = &fd_server_worker(server, 0)->router;
+    fd_text_buffer_printf(buf, "%s::observability_name::%s\n%s::added_via_api::%s\n", name, name, name,
+                          c == SIZE_MAX ? "true" : "false");
+    pthread_mutex_lock(&router->hosts_lock); /* against host updates; a worker never takes another's */
+    const fd_router_cluster_t *rc = fd_admin_worker_cluster(router, c, name);
+    for (size_t h = 0; rc != NULL && h < rc->n_hosts; h++)
+        render_host(buf, server, c, name, rc->hosts[h]);
+    pthread_mutex_unlock(&router->hosts_lock);
+}
+
 char *fd_admin_clusters_render(struct fd_server *server)
 {
     fd_text_buffer_t buf;
     fd_text_buffer_init(&buf);
     const fd_config_t *config = fd_server_config(server);
-    fd_router_worker_t *router = &fd_server_worker(server, 0)->router;
-    pthread_mutex_lock(&router->hosts_lock); /* against host updates; a worker never takes another's */
-    for (size_t c = 0; c < config->n_clusters; c++) {
-        const char *name = config->clusters[c].name.base;
-        fd_text_buffer_printf(&buf, "%s::observability_name::%s\n%s::added_via_api::false\n", name, name, name);
-        const fd_router_cluster_t *rc = router->clusters != NULL ? &router->clusters[c] : NULL;
-        for (size_t h = 0; rc != NULL && h < rc->n_hosts; h++)
-            render_host(&buf, server, c, rc->hosts[h]);
-    }
-    pthread_mutex_unlock(&router->hosts_lock);
+    for (size_t c = 0; c < config->n_clusters; c++)
+        render_cluster(&buf, server, c, config->clusters[c].name.base);
+    const fd_cds_t *cds = fd_server_cds(server);
+    for (size_t i = 0; i < fd_cds_cluster_count(cds); i++)
+        if (fd_cds_cluster_name(cds, i) != NULL)
+            render_cluster(&buf, server, SIZE_MAX, fd_cds_cluster_name(cds, i));
     return buf.data;
 }
 
@@ -126,7 +144,7 @@ static json_t *inline_route_configs(json_t *listeners, const char *updated)
     return routes;
 }
 
-char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at, json_t *dynamic_routes, json_t *dynamic_endpoints)
+char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at, const fd_admin_dynamic_dump_t *dynamic)
 {
     char updated[32];
     struct tm tm;
@@ -143,21 +161,27 @@ char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at, json_t *dynamic_
     json_array_append_new(configs, json_pack("{s:s, s:O, s:s}", "@type",
                                              "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump", "bootstrap",
                                              bootstrap, "last_updated", updated));
-    json_array_append_new(configs,
-                          json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
-                                    "static_clusters", clusters));
+    json_t *cluster_dump = json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+                                     "static_clusters", clusters);
+    if (dynamic->clusters_version != NULL)
+        json_object_set_new(cluster_dump, "version_info", json_string(dynamic->clusters_version));
+    if (json_array_size(dynamic->active_clusters) != 0)
+        json_object_set(cluster_dump, "dynamic_active_clusters", dynamic->active_clusters);
+    if (json_array_size(dynamic->warming_clusters) != 0)
+        json_object_set(cluster_dump, "dynamic_warming_clusters", dynamic->warming_clusters);
+    json_array_append_new(configs, cluster_dump);
     json_array_append_new(configs,
                           json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
                                     "static_listeners", listeners));
     json_t *routes = json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
                                "static_route_configs", inline_route_configs(json_object_get(sr, "listeners"), updated));
-    if (json_array_size(dynamic_routes) != 0)
-        json_object_set(routes, "dynamic_route_configs", dynamic_routes);
+    if (json_array_size(dynamic->routes) != 0)
+        json_object_set(routes, "dynamic_route_configs", dynamic->routes);
     json_array_append_new(configs, routes);
-    if (json_array_size(dynamic_endpoints) != 0)
+    if (json_array_size(dynamic->endpoints) != 0)
         json_array_append_new(configs,
                               json_pack("{s:s, s:O}", "@type", "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump",
-                                        "dynamic_endpoint_configs", dynamic_endpoints));
+                                        "dynamic_endpoint_configs", dynamic->endpoints));
     json_t *dump = json_pack("{s:o}", "configs", configs);
     char *text = json_dumps(dump, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(dump);

@@ -82,11 +82,11 @@ void fd_tr_require_cluster(fd_translator_t *tr, const void *addr, const char *fi
     fd_tr_pop(tr, saved);
 }
 
-void fd_tr_check_cluster_refs(fd_translator_t *tr)
+void fd_tr_check_cluster_refs(fd_translator_t *tr, const fd_config_t *statics)
 {
     for (size_t i = 0; i < tr->n_cluster_refs; i++) {
         fd_tr_cluster_ref_t *ref = &tr->cluster_refs[i];
-        if (fd_config_find_cluster(tr->config, ref->name, strlen(ref->name)) == NULL)
+        if (fd_config_find_cluster(statics, ref->name, strlen(ref->name)) == NULL)
             fd_cfg_errors_add(tr->errs, tr->src != NULL ? tr->src->name : NULL, ref->mark, ref->path,
                               ref->kind == FD_TR_REF_XDS
                                   ? "the xDS cluster '%s' is not defined in static_resources.clusters (the control "
@@ -228,7 +228,7 @@ fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstra
     translate_dynamic(&tr, dr);
     if (sr != NULL)
         translate_listeners(&tr, sr->listeners, sr->n_listeners);
-    fd_tr_check_cluster_refs(&tr);
+    fd_tr_check_cluster_refs(&tr, config);
     if (tr.first_ads_use != NULL && !config->ads.present)
         fd_cfg_errors_add(errs, src != NULL ? src->name : NULL, tr.first_ads_mark, tr.first_ads_use,
                           "'ads: {}' needs dynamic_resources.ads_config (the aggregated stream to use)");

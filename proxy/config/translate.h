@@ -5,6 +5,7 @@
 #define FD_TRANSLATE_H
 
 #include "envoy/config/bootstrap/v3/bootstrap.pb-c.h"
+#include "envoy/config/cluster/v3/cluster.pb-c.h"
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
 #include "envoy/config/route/v3/route.pb-c.h"
 #include "proxy/config/cfg_errors.h"
@@ -26,6 +27,13 @@ fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstra
 fd_config_t *fd_translate_route_configuration(const Envoy__Config__Route__V3__RouteConfiguration *rc,
                                               const fd_filter_registry_t *filters, fd_route_table_t **table,
                                               fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings);
+
+/* A CDS update (a Cluster from a control server), checked as a static cluster is; the
+ * control server of an EDS cluster must be a cluster of statics (the running bootstrap).
+ * Returns an arena holding *cluster (release it with fd_config_release), or NULL with every
+ * error in errs; unsupported fields go to warnings. */
+fd_config_t *fd_translate_cluster_resource(const Envoy__Config__Cluster__V3__Cluster *c, const fd_config_t *statics,
+                                           fd_cluster_t **cluster, fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings);
 
 /* An EDS update (a ClusterLoadAssignment from a control server), checked as a static
  * load_assignment is, into *endpoints (malloc'd; the caller frees; NULL when empty) and *n.

@@ -227,3 +227,29 @@ int fd_translate_load_assignment(const Envoy__Config__Endpoint__V3__ClusterLoadA
     fd_config_release(scratch);
     return ok ? 0 : -1;
 }
+
+fd_config_t *fd_translate_cluster_resource(const Envoy__Config__Cluster__V3__Cluster *c, const fd_config_t *statics,
+                                           fd_cluster_t **cluster, fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings)
+{
+    fd_config_t *arena = calloc(1, sizeof(*arena));
+    if (arena == NULL)
+        abort();
+    h2o_mem_init_pool(&arena->pool);
+    arena->refcount = 1;
+    fd_translator_t tr = {.errs = errs, .config = arena, .warnings = warnings};
+    size_t errors_before = errs->count + errs->dropped;
+    fd_tr_check_supported(&tr, &c->base);
+    *cluster = fd_tr_alloc(&tr, sizeof(**cluster));
+    fd_tr_cluster(&tr, c, *cluster);
+    fd_tr_check_cluster_refs(&tr, statics); /* an EDS control server must be a static cluster */
+    if (tr.first_ads_use != NULL && !statics->ads.present)
+        fd_cfg_errors_add(errs, NULL, (fd_cfg_mark_t){0}, tr.first_ads_use,
+                          "'ads: {}' needs dynamic_resources.ads_config in the bootstrap");
+    free(tr.first_ads_use);
+    if (errs->count + errs->dropped != errors_before) {
+        fd_config_release(arena);
+        *cluster = NULL;
+        return NULL;
+    }
+    return arena;
+}

@@ -37,10 +37,11 @@ typedef enum fd_tr_ref_kind {
 } fd_tr_ref_kind_t;
 
 /* Records that the cluster `name` must exist; field (under the current path) and addr say
- * where it was named. Checked by fd_tr_check_cluster_refs once all clusters are known. */
+ * where it was named. Checked by fd_tr_check_cluster_refs once all clusters are known, against
+ * the static clusters of statics (the config being built, or the running one for xDS). */
 void fd_tr_require_cluster(fd_translator_t *tr, const void *addr, const char *field, const char *name,
                            fd_tr_ref_kind_t kind);
-void fd_tr_check_cluster_refs(fd_translator_t *tr);
+void fd_tr_check_cluster_refs(fd_translator_t *tr, const fd_config_t *statics);
 
 /* Path bookkeeping: push returns the length to pop back to. */
 size_t fd_tr_push(fd_translator_t *tr, const char *field);

@@ -101,8 +101,8 @@ static void on_request_disposed(void *p)
         fd_filter_chain_end(end->filters);
     if (end->chain != NULL && end->chain->http.n_access_logs != 0)
         log_request(end);
-    fd_stream_info_name_host(&end->info, NULL); /* the log line was the last use of the host */
-    if (end->rds != NULL)                       /* after the log line, which names the route */
+    fd_stream_info_end(&end->info); /* the log line was the last use of the host and cluster */
+    if (end->rds != NULL)           /* after the log line, which names the route */
         fd_worker_routes_release(end->rds);
 }
 

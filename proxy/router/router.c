@@ -70,7 +70,12 @@ static int same_address(const fd_router_host_t *host, const fd_router_address_t 
 
 void fd_router_update_hosts(fd_router_worker_t *rw, size_t cluster, const fd_router_address_t *addresses, size_t n)
 {
-    fd_router_cluster_t *rc = &rw->clusters[cluster];
+    fd_router_cluster_set_hosts(rw, &rw->clusters[cluster], addresses, n);
+}
+
+void fd_router_cluster_set_hosts(fd_router_worker_t *rw, fd_router_cluster_t *rc, const fd_router_address_t *addresses,
+                                 size_t n)
+{
     fd_router_host_t **hosts = calloc(n ? n : 1, sizeof(*hosts));
     if (hosts == NULL)
         abort();
@@ -111,10 +116,37 @@ void fd_stream_info_name_host(fd_stream_info_t *info, fd_router_host_t *host)
     info->upstream_host = host;
 }
 
+void fd_router_cluster_free_hosts(fd_router_cluster_t *rc)
+{
+    for (size_t h = 0; h < rc->n_hosts; h++)
+        free_host(rc->hosts[h]);
+    for (size_t h = 0; h < rc->n_retired; h++)
+        free_host(rc->retired[h]);
+    free(rc->hosts);
+    free(rc->retired);
+    free(rc->ring);
+    rc->hosts = rc->retired = NULL;
+    rc->n_hosts = rc->n_retired = 0;
+    rc->ring = NULL;
+}
+
+/* A retired host may stay busy after its cluster's last stream ended (a pooled connection
+ * closing): the caller checks before freeing the cluster. */
+int fd_router_cluster_idle(const fd_router_cluster_t *rc)
+{
+    for (size_t h = 0; h < rc->n_hosts + rc->n_retired; h++) {
+        const fd_router_host_t *host = h < rc->n_hosts ? rc->hosts[h] : rc->retired[h - rc->n_hosts];
+        if (FD_STAT_LOAD(host->active_requests) != 0 || host->refs != 0)
+            return 0;
+    }
+    return rc->refs == 0;
+}
+
 void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_config_t *config)
 {
     memset(rw, 0, sizeof(*rw));
     rw->loop = loop;
+    rw->timeouts.loop = loop;
     rw->config = config;
     rw->random_state = (uint64_t)(uintptr_t)rw ^ 0x243F6A8885A308D3ull;
     pthread_mutex_init(&rw->hosts_lock, NULL);
@@ -143,41 +175,19 @@ void fd_router_worker_init(fd_router_worker_t *rw, h2o_loop_t *loop, const fd_co
 
 void fd_router_worker_dispose(fd_router_worker_t *rw)
 {
+    fd_router_dispose_dynamic(rw);
     pthread_mutex_lock(&rw->hosts_lock);
-    for (size_t c = 0; c < rw->config->n_clusters; c++) {
-        fd_router_cluster_t *rc = &rw->clusters[c];
-        for (size_t h = 0; h < rc->n_hosts; h++)
-            free_host(rc->hosts[h]);
-        for (size_t h = 0; h < rc->n_retired; h++)
-            free_host(rc->retired[h]);
-        free(rc->hosts);
-        free(rc->retired);
-        free(rc->ring);
-    }
+    for (size_t c = 0; c < rw->config->n_clusters; c++)
+        fd_router_cluster_free_hosts(&rw->clusters[c]);
     free(rw->clusters);
     rw->clusters = NULL;
     pthread_mutex_unlock(&rw->hosts_lock);
-    for (size_t i = 0; i < rw->n_timeouts; i++) {
-        h2o_timeout_dispose(rw->loop, rw->timeouts[i]);
-        free(rw->timeouts[i]);
-    }
-    free(rw->timeouts);
+    fd_timeouts_dispose(&rw->timeouts);
 }
 
-/* h2o keeps one timeout queue per duration, linked into the loop by address, so each
- * is allocated once and never moves; routes have few distinct timeouts. */
 h2o_timeout_t *fd_router_timeout(fd_router_worker_t *rw, uint64_t ms)
 {
-    for (size_t i = 0; i < rw->n_timeouts; i++)
-        if (rw->timeouts[i]->timeout == ms)
-            return rw->timeouts[i];
-    h2o_timeout_t **grown = realloc(rw->timeouts, (rw->n_timeouts + 1) * sizeof(*grown));
-    h2o_timeout_t *timeout = malloc(sizeof(*timeout));
-    if (grown == NULL || timeout == NULL)
-        abort();
-    rw->timeouts = grown;
-    h2o_timeout_init(rw->loop, timeout, ms);
-    return rw->timeouts[rw->n_timeouts++] = timeout;
+    return fd_timeouts_get(&rw->timeouts, ms);
 }
 
 static const fd_string_t *pick_weighted(fd_router_worker_t *rw, const fd_route_forward_t *fw, size_t *index)
@@ -212,7 +222,7 @@ static fd_router_cluster_t *pick_cluster(fd_router_worker_t *rw, h2o_req_t *req,
     }
     const fd_cluster_t *cluster = fd_config_find_cluster(rw->config, name.base, name.len);
     if (cluster == NULL)
-        return NULL;
+        return rw->n_dynamic != 0 ? fd_router_find_dynamic(rw, name.base, name.len) : NULL;
     return &rw->clusters[cluster - rw->config->clusters];
 }
 
@@ -226,7 +236,7 @@ void fd_router_forward(fd_router_worker_t *rw, h2o_req_t *req, const fd_http_man
         fd_router_local_reply(req, 503, "Service Unavailable", "");
         return;
     }
-    info->upstream_cluster = rc->config;
+    fd_stream_info_name_cluster(info, rc);
     uint64_t hash;
     int have_hash = fd_router_hash_request(req, &route->forward, &hash);
     size_t host = fd_lb_pick(rc, have_hash ? &hash : NULL);

@@ -1,5 +1,6 @@
 /* EDS for the workers; see eds.h. Runs on the main thread's loop (xds_source.c brings the
- * responses there). */
+ * responses there). A service is one subscribed name on one stream, with its last accepted
+ * endpoints; a watch is one cluster (static, or from CDS) taking that service's endpoints. */
 #include "proxy/server/eds.h"
 
 #include <arpa/inet.h>
@@ -15,152 +16,196 @@
 #include "proxy/server/xds_source.h"
 #include "xds/ads_client.h"
 
-typedef struct eds_cluster {
-    size_t index; /* in config->clusters */
-    const char *service;
-    const fd_xds_source_t *source;
-    int assigned; /* has had a first assignment */
-    uint64_t update_success, update_rejected, update_attempt;
+typedef struct eds_service {
+    fd_xds_source_t *source;
+    char *name;
+    fd_endpoint_t *endpoints; /* the last accepted (malloc'd) */
+    size_t n_endpoints;
+    int received;
+    size_t watches;
     fd_xds_dump_t dump;
-} eds_cluster_t;
+} eds_service_t;
+
+struct fd_eds_watch {
+    size_t index; /* a static cluster's, in config->clusters; SIZE_MAX for a CDS cluster */
+    eds_service_t *service;
+    fd_eds_endpoints_cb on_endpoints; /* CDS clusters */
+    void *ctx;
+    int assigned; /* static: has had a first assignment */
+    fd_eds_stats_t stats;
+};
 
 struct fd_eds {
     fd_server_t *server;
     const fd_config_t *config;
-    eds_cluster_t *clusters;
-    size_t n_clusters;
-    fd_xds_warming_t warming;    /* clusters without a first assignment */
+    fd_xds_sources_t *sources;
+    eds_service_t **services;
+    size_t n_services;
+    fd_eds_watch_t **watches;
+    size_t n_watches;
+    fd_xds_warming_t warming;    /* static clusters without a first assignment */
     uint64_t unsupported_fields; /* set in accepted assignments, ignored with a warning */
 };
 
-/* The workers' hosts for one cluster from its checked endpoints (unhealthy ones left out). */
-static void publish(fd_eds_t *eds, const eds_cluster_t *ec, const fd_endpoint_t *endpoints, size_t n)
+fd_router_address_t *fd_eds_addresses(const fd_endpoint_t *endpoints, size_t n, size_t *count)
 {
     fd_router_address_t *addresses = calloc(n ? n : 1, sizeof(*addresses));
-    size_t count = 0;
     if (addresses == NULL)
         abort();
+    *count = 0;
     for (size_t i = 0; i < n; i++) {
         if (!endpoints[i].healthy)
             continue;
-        fd_router_address_t *a = &addresses[count++];
+        fd_router_address_t *a = &addresses[(*count)++];
         memcpy(&a->addr, &endpoints[i].address.addr, endpoints[i].address.addr_len);
         a->addr_len = endpoints[i].address.addr_len;
         a->weight = endpoints[i].weight;
         a->priority = endpoints[i].priority;
     }
+    return addresses;
+}
+
+/* A static cluster's new hosts, to every worker. */
+static void publish_static(fd_eds_t *eds, const fd_eds_watch_t *watch)
+{
+    size_t count;
+    fd_router_address_t *addresses = fd_eds_addresses(watch->service->endpoints, watch->service->n_endpoints, &count);
     for (size_t w = 0; w < fd_server_worker_count(eds->server); w++)
-        fd_worker_send_hosts(fd_server_worker(eds->server, w), ec->index, addresses, count);
+        fd_worker_send_hosts(fd_server_worker(eds->server, w), watch->index, addresses, count);
     free(addresses);
 }
 
-typedef struct checked {
-    const char *name;
-    fd_endpoint_t *endpoints;
-    size_t n;
-} checked_t;
-
-/* Checks every assignment; 0 when all are good, else -1 with the translator's messages.
- * Every cluster watching a name (on this stream) counts its attempts and rejections. */
-static int check_all(fd_eds_t *eds, const fd_xds_source_t *source, ProtobufCMessage *const *resources, size_t n,
-                     checked_t *out, fd_cfg_errors_t *errs)
+static eds_service_t *service_of(fd_eds_t *eds, const fd_xds_source_t *source, const char *name)
 {
-    int ok = 1;
-    for (size_t i = 0; i < n; i++) {
-        const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla =
-            (const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *)resources[i];
-        fd_cfg_errors_t one = {0}, warnings = {0};
-        size_t watchers = 0;
-        for (size_t c = 0; c < eds->n_clusters; c++)
-            if (eds->clusters[c].source == source && strcmp(eds->clusters[c].service, cla->cluster_name) == 0)
-                watchers++, eds->clusters[c].update_attempt++;
-        if (watchers == 0) {
-            fprintf(stderr, "frontdesk: EDS: ignoring ClusterLoadAssignment '%s': no EDS cluster subscribed to it\n",
-                    cla->cluster_name);
-            continue;
-        }
-        out[i].name = cla->cluster_name;
-        if (fd_translate_load_assignment(cla, &out[i].endpoints, &out[i].n, &one, &warnings) != 0) {
-            char *text = fd_cfg_errors_join(&one);
-            fd_cfg_errors_add(errs, NULL, (fd_cfg_mark_t){0}, NULL, "ClusterLoadAssignment '%s': %s", cla->cluster_name,
-                              text);
-            free(text);
-            for (size_t c = 0; c < eds->n_clusters; c++)
-                if (eds->clusters[c].source == source && strcmp(eds->clusters[c].service, cla->cluster_name) == 0)
-                    eds->clusters[c].update_rejected++;
-            ok = 0;
-        } else if (warnings.count != 0) {
-            char *text = fd_cfg_errors_join(&warnings);
-            fprintf(stderr, "frontdesk: EDS '%s': %s\n", cla->cluster_name, text);
-            free(text);
-            eds->unsupported_fields += warnings.count + warnings.dropped;
-        }
-        fd_cfg_errors_clear(&one);
-        fd_cfg_errors_clear(&warnings);
-    }
-    return ok ? 0 : -1;
+    for (size_t i = 0; i < eds->n_services; i++)
+        if (eds->services[i]->source == source && strcmp(eds->services[i]->name, name) == 0)
+            return eds->services[i];
+    return NULL;
 }
 
-/* A response: all its assignments go to the workers, or none (NACK) and the last good ones
- * stay. An assignment goes to every cluster watching its name, as in Envoy. */
+/* Checks one assignment into *endpoints; -1 with the translator's message in errs. */
+static int check_one(fd_eds_t *eds, const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla,
+                     fd_endpoint_t **endpoints, size_t *n, fd_cfg_errors_t *errs)
+{
+    fd_cfg_errors_t one = {0}, warnings = {0};
+    fd_translate_load_assignment(cla, endpoints, n, &one, &warnings);
+    return fd_xds_report(errs, &one, &warnings, "ClusterLoadAssignment", "EDS", cla->cluster_name,
+                         &eds->unsupported_fields);
+}
+
+/* Every cluster watching the service counts one more attempt, or rejection. */
+static void count(fd_eds_t *eds, const eds_service_t *service, int rejected)
+{
+    for (size_t i = 0; i < eds->n_watches; i++) {
+        if (eds->watches[i]->service != service)
+            continue;
+        if (rejected)
+            eds->watches[i]->stats.update_rejected++;
+        else
+            eds->watches[i]->stats.update_attempt++;
+    }
+}
+
+/* The service's new endpoints go to every cluster watching it. */
+static void take(fd_eds_t *eds, eds_service_t *service, fd_endpoint_t *endpoints, size_t n,
+                 const ProtobufCMessage *resource, const char *version)
+{
+    free(service->endpoints);
+    service->endpoints = endpoints;
+    service->n_endpoints = n;
+    service->received = 1;
+    fd_xds_dump_set(&service->dump, resource, version);
+    for (size_t i = 0; i < eds->n_watches; i++) {
+        fd_eds_watch_t *watch = eds->watches[i];
+        if (watch->service != service)
+            continue;
+        watch->stats.update_success++;
+        if (watch->on_endpoints != NULL) {
+            watch->on_endpoints(watch->ctx, endpoints, n);
+            continue;
+        }
+        publish_static(eds, watch);
+        if (!watch->assigned) {
+            watch->assigned = 1;
+            fd_xds_warming_arrived(&eds->warming);
+        }
+    }
+}
+
+/* A response: all its assignments are taken, or none (NACK) and the last good ones stay. */
 static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *const *resources, size_t n,
                  const char *version, char *error, size_t error_size)
 {
     fd_eds_t *eds = ctx;
+    typedef struct checked {
+        eds_service_t *service;
+        fd_endpoint_t *endpoints;
+        size_t n;
+    } checked_t;
     checked_t *checked = calloc(n ? n : 1, sizeof(*checked));
     fd_cfg_errors_t errs = {0};
+    int ok = 1;
     if (checked == NULL)
         abort();
-    int rc = check_all(eds, source, resources, n, checked, &errs);
-    if (rc != 0) {
+    for (size_t i = 0; i < n; i++) {
+        const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla =
+            (const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *)resources[i];
+        if ((checked[i].service = service_of(eds, source, cla->cluster_name)) == NULL) {
+            fprintf(stderr, "frontdesk: EDS: ignoring ClusterLoadAssignment '%s': no EDS cluster subscribed to it\n",
+                    cla->cluster_name);
+            continue;
+        }
+        count(eds, checked[i].service, 0);
+        if (check_one(eds, cla, &checked[i].endpoints, &checked[i].n, &errs) != 0) {
+            count(eds, checked[i].service, 1);
+            ok = 0;
+        }
+    }
+    if (!ok) {
         char *text = fd_cfg_errors_join(&errs);
         fprintf(stderr, "frontdesk: EDS update %s rejected, the previous endpoints keep serving:\n%s\n", version, text);
         snprintf(error, error_size, "%s", text);
         free(text);
     }
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        for (size_t c = 0; checked[i].name != NULL && c < eds->n_clusters; c++) {
-            eds_cluster_t *ec = &eds->clusters[c];
-            if (ec->source != source || strcmp(ec->service, checked[i].name) != 0)
-                continue;
-            publish(eds, ec, checked[i].endpoints, checked[i].n);
-            fd_xds_dump_set(&ec->dump, resources[i], version);
-            ec->update_success++;
-            if (!ec->assigned) {
-                ec->assigned = 1;
-                fd_xds_warming_arrived(&eds->warming);
-            }
-        }
+    for (size_t i = 0; i < n; i++) {
+        if (ok && checked[i].service != NULL)
+            take(eds, checked[i].service, checked[i].endpoints, checked[i].n, resources[i], version);
+        else
+            free(checked[i].endpoints);
     }
-    for (size_t i = 0; i < n; i++)
-        free(checked[i].endpoints);
     free(checked);
     fd_cfg_errors_clear(&errs);
-    return rc;
+    return ok ? 0 : -1;
 }
 
-/* The EDS clusters, each on the stream of its eds_config, subscribed by service name. */
-static int plan(fd_eds_t *eds, fd_xds_sources_t *sources)
+/* A watch of cluster's service on the stream of its eds_config; NULL when that control
+ * server cannot be named. */
+static fd_eds_watch_t *add_watch(fd_eds_t *eds, const fd_cluster_t *cluster, size_t index)
 {
-    const fd_config_t *config = eds->config;
-    eds->clusters = calloc(config->n_clusters, sizeof(*eds->clusters));
-    if (eds->clusters == NULL)
-        abort();
-    for (size_t c = 0; c < config->n_clusters; c++) {
-        const fd_cluster_t *cluster = &config->clusters[c];
-        if (cluster->type != FD_DISCOVERY_EDS)
-            continue;
-        eds_cluster_t *ec = &eds->clusters[eds->n_clusters++];
-        ec->index = c;
-        ec->service = cluster->eds_service_name.len != 0 ? cluster->eds_service_name.base : cluster->name.base;
-        fd_xds_source_t *source = fd_xds_sources_get(sources, &cluster->eds_config);
-        if (source == NULL)
-            return -1;
-        ec->source = source;
+    const char *name = cluster->eds_service_name.len != 0 ? cluster->eds_service_name.base : cluster->name.base;
+    fd_xds_source_t *source = fd_xds_sources_get(eds->sources, &cluster->eds_config, FD_ADS_TYPE_ENDPOINT);
+    if (source == NULL)
+        return NULL;
+    eds_service_t *service = service_of(eds, source, name);
+    if (service == NULL) {
+        eds_service_t **grown = realloc(eds->services, (eds->n_services + 1) * sizeof(*grown));
+        if (grown == NULL || (service = calloc(1, sizeof(*service))) == NULL || (service->name = strdup(name)) == NULL)
+            abort();
+        eds->services = grown;
+        eds->services[eds->n_services++] = service;
+        service->source = source;
         fd_xds_source_watch(source, FD_ADS_TYPE_ENDPOINT,
-                            &envoy__config__endpoint__v3__cluster_load_assignment__descriptor, ec->service, apply, eds);
+                            &envoy__config__endpoint__v3__cluster_load_assignment__descriptor, name, apply, eds);
     }
-    return 0;
+    fd_eds_watch_t *watch = calloc(1, sizeof(*watch));
+    fd_eds_watch_t **grown = realloc(eds->watches, (eds->n_watches + 1) * sizeof(*grown));
+    if (watch == NULL || grown == NULL)
+        abort();
+    eds->watches = grown;
+    eds->watches[eds->n_watches++] = watch;
+    *watch = (fd_eds_watch_t){.index = index, .service = service};
+    service->watches++;
+    return watch;
 }
 
 int fd_eds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loop, const fd_config_t *config,
@@ -177,15 +222,67 @@ int fd_eds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loo
             wait_forever |= ms == 0;
             init_ms = ms > init_ms ? ms : init_ms; /* the server waits for the slowest */
         }
-    if (n == 0)
+    if (n == 0 && !config->cds.present)
         return 0;
     fd_eds_t *eds = calloc(1, sizeof(*eds));
     if (eds == NULL)
         abort();
-    *eds = (fd_eds_t){.server = server, .config = config};
+    *eds = (fd_eds_t){.server = server, .config = config, .sources = sources};
     fd_xds_warming_start(&eds->warming, loop, n, wait_forever ? 0 : init_ms, "EDS cluster(s)");
     *out = eds;
-    return plan(eds, sources);
+    for (size_t c = 0; c < config->n_clusters; c++)
+        if (config->clusters[c].type == FD_DISCOVERY_EDS && add_watch(eds, &config->clusters[c], c) == NULL)
+            return -1;
+    return 0;
+}
+
+fd_eds_watch_t *fd_eds_watch(fd_eds_t *eds, const fd_cluster_t *cluster, fd_eds_endpoints_cb on_endpoints, void *ctx)
+{
+    fd_eds_watch_t *watch = add_watch(eds, cluster, SIZE_MAX);
+    if (watch != NULL) {
+        watch->on_endpoints = on_endpoints;
+        watch->ctx = ctx;
+    }
+    return watch;
+}
+
+int fd_eds_watch_endpoints(const fd_eds_watch_t *watch, const fd_endpoint_t **endpoints, size_t *n)
+{
+    *endpoints = watch->service->endpoints;
+    *n = watch->service->n_endpoints;
+    return watch->service->received;
+}
+
+void fd_eds_watch_stats(const fd_eds_watch_t *watch, fd_eds_stats_t *out)
+{
+    *out = watch->stats;
+}
+
+static void free_service(eds_service_t *service)
+{
+    fd_xds_dump_clear(&service->dump);
+    free(service->endpoints);
+    free(service->name);
+    free(service);
+}
+
+void fd_eds_unwatch(fd_eds_t *eds, fd_eds_watch_t *watch)
+{
+    if (watch == NULL)
+        return;
+    for (size_t i = 0; i < eds->n_watches; i++)
+        if (eds->watches[i] == watch)
+            eds->watches[i] = eds->watches[--eds->n_watches];
+    eds_service_t *service = watch->service;
+    free(watch);
+    if (--service->watches != 0)
+        return;
+    /* no cluster wants it any more: unsubscribed, and forgotten */
+    fd_xds_source_unwatch(service->source, FD_ADS_TYPE_ENDPOINT, service->name);
+    for (size_t i = 0; i < eds->n_services; i++)
+        if (eds->services[i] == service)
+            eds->services[i] = eds->services[--eds->n_services];
+    free_service(service);
 }
 
 int fd_eds_ready(const fd_eds_t *eds)
@@ -195,10 +292,9 @@ int fd_eds_ready(const fd_eds_t *eds)
 
 int fd_eds_cluster_stats(const fd_eds_t *eds, size_t cluster, fd_eds_stats_t *out)
 {
-    for (size_t i = 0; eds != NULL && i < eds->n_clusters; i++)
-        if (eds->clusters[i].index == cluster) {
-            *out = (fd_eds_stats_t){eds->clusters[i].update_attempt, eds->clusters[i].update_success,
-                                    eds->clusters[i].update_rejected};
+    for (size_t i = 0; eds != NULL && i < eds->n_watches; i++)
+        if (eds->watches[i]->index == cluster) {
+            *out = eds->watches[i]->stats;
             return 1;
         }
     return 0;
@@ -211,17 +307,26 @@ uint64_t fd_eds_unsupported_fields(const fd_eds_t *eds)
 
 void fd_eds_config_dump(const fd_eds_t *eds, json_t *dynamic_endpoint_configs)
 {
-    for (size_t i = 0; eds != NULL && i < eds->n_clusters; i++)
-        fd_xds_dump_append(&eds->clusters[i].dump, "endpoint_config", dynamic_endpoint_configs);
+    for (size_t i = 0; eds != NULL && i < eds->n_watches; i++) /* one per cluster, as Envoy's */
+        if (eds->watches[i]->index != SIZE_MAX)
+            fd_eds_watch_dump(eds->watches[i], dynamic_endpoint_configs);
+}
+
+void fd_eds_watch_dump(const fd_eds_watch_t *watch, json_t *dynamic_endpoint_configs)
+{
+    fd_xds_dump_append(&watch->service->dump, "endpoint_config", dynamic_endpoint_configs);
 }
 
 void fd_eds_free(fd_eds_t *eds)
 {
     if (eds == NULL)
         return;
-    for (size_t i = 0; i < eds->n_clusters; i++)
-        fd_xds_dump_clear(&eds->clusters[i].dump);
+    for (size_t i = 0; i < eds->n_services; i++)
+        free_service(eds->services[i]);
+    for (size_t i = 0; i < eds->n_watches; i++)
+        free(eds->watches[i]);
     fd_xds_warming_dispose(&eds->warming);
-    free(eds->clusters);
+    free(eds->services);
+    free(eds->watches);
     free(eds);
 }

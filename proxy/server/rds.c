@@ -52,24 +52,10 @@ static int compile(fd_rds_t *rds, const Envoy__Config__Route__V3__RouteConfigura
                    fd_cfg_errors_t *errs)
 {
     fd_cfg_errors_t one = {0}, warnings = {0};
-    int rc_ok = 0;
     out->arena = fd_translate_route_configuration(rc, rds->filters, &out->table, &one, &warnings);
     if (out->arena != NULL && fd_route_index_build(out->table, &out->arena->pool) != 0)
         fd_cfg_errors_add(&one, NULL, (fd_cfg_mark_t){0}, NULL, "a virtual host has too many routes to index");
-    if (one.count != 0) {
-        char *text = fd_cfg_errors_join(&one);
-        fd_cfg_errors_add(errs, NULL, (fd_cfg_mark_t){0}, NULL, "RouteConfiguration '%s': %s", rc->name, text);
-        free(text);
-        rc_ok = -1;
-    } else if (warnings.count != 0) {
-        char *text = fd_cfg_errors_join(&warnings);
-        fprintf(stderr, "frontdesk: RDS '%s': %s\n", rc->name, text);
-        free(text);
-        rds->unsupported_fields += warnings.count + warnings.dropped;
-    }
-    fd_cfg_errors_clear(&one);
-    fd_cfg_errors_clear(&warnings);
-    return rc_ok;
+    return fd_xds_report(errs, &one, &warnings, "RouteConfiguration", "RDS", rc->name, &rds->unsupported_fields);
 }
 
 static void publish(fd_rds_t *rds, compiled_t *c, const char *version)
@@ -143,7 +129,7 @@ static int plan(fd_rds_t *rds, fd_xds_sources_t *sources, const fd_config_t *con
             const fd_filter_chain_t *chain = fd_listener_chain_at(listener, c);
             if (chain == NULL || chain->http.routes != NULL || chain->http.rds_name.len == 0)
                 continue;
-            fd_xds_source_t *source = fd_xds_sources_get(sources, &chain->http.rds_source);
+            fd_xds_source_t *source = fd_xds_sources_get(sources, &chain->http.rds_source, FD_ADS_TYPE_ROUTE);
             if (source == NULL)
                 return -1;
             fd_xds_source_watch(source, FD_ADS_TYPE_ROUTE, &envoy__config__route__v3__route_configuration__descriptor,

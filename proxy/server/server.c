@@ -14,6 +14,7 @@
 #include "proxy/admin/admin.h"
 #include "proxy/http/stream.h"
 #include "proxy/router/route_match.h"
+#include "proxy/server/cds.h"
 #include "proxy/server/dns_resolver.h"
 #include "proxy/server/eds.h"
 #include "proxy/server/listen_socket.h"
@@ -34,7 +35,8 @@ struct fd_server {
     h2o_evloop_t *loop; /* main thread: admin and signals */
     fd_admin_t *admin;
     fd_xds_sources_t *xds; /* streams to control servers (none for a fully static config) */
-    fd_eds_t *eds;         /* NULL: no EDS cluster */
+    fd_cds_t *cds;         /* NULL: no cds_config */
+    fd_eds_t *eds;         /* NULL: no EDS cluster and no CDS */
     fd_rds_t *rds;         /* NULL: no listener uses RDS */
     fd_dns_resolver_t *dns;
     h2o_socket_t *signals;
@@ -174,12 +176,18 @@ fd_server_state_t fd_server_state(fd_server_t *server)
 {
     if (fd_server_is_draining(server))
         return FD_SERVER_DRAINING;
-    return fd_eds_ready(server->eds) && fd_rds_ready(server->rds) ? FD_SERVER_LIVE : FD_SERVER_INITIALIZING;
+    return fd_cds_ready(server->cds) && fd_eds_ready(server->eds) && fd_rds_ready(server->rds) ? FD_SERVER_LIVE
+                                                                                               : FD_SERVER_INITIALIZING;
 }
 
 const char *fd_server_state_name(fd_server_state_t state)
 {
     return state == FD_SERVER_LIVE ? "LIVE" : state == FD_SERVER_DRAINING ? "DRAINING" : "INITIALIZING";
+}
+
+struct fd_cds *fd_server_cds(fd_server_t *server)
+{
+    return server->cds;
 }
 
 struct fd_eds *fd_server_eds(fd_server_t *server)
@@ -297,7 +305,8 @@ static int names(const fd_string_t *name, const fd_string_t *cluster)
 /* A cluster of a control server (for gRPC core, which speaks HTTP/2 itself), not of routes. */
 static int is_control_plane(const fd_config_t *config, const fd_cluster_t *cluster)
 {
-    if (names(&config->ads.cluster, &cluster->name))
+    if (names(&config->ads.cluster, &cluster->name) || names(&config->cds.cluster, &cluster->name) ||
+        names(&config->lds.cluster, &cluster->name))
         return 1;
     for (size_t c = 0; c < config->n_clusters; c++)
         if (config->clusters[c].type == FD_DISCOVERY_EDS &&
@@ -311,9 +320,8 @@ static int is_control_plane(const fd_config_t *config, const fd_cluster_t *clust
 static int check_servable(const fd_config_t *config)
 {
     int ok = 1;
-    if (config->lds.present || config->cds.present) {
-        fprintf(stderr, "frontdesk: dynamic_resources %s cannot be served yet (EDS can)\n",
-                config->lds.present ? "lds_config" : "cds_config");
+    if (config->lds.present) {
+        fprintf(stderr, "frontdesk: dynamic_resources lds_config cannot be served yet (CDS, EDS and RDS can)\n");
         ok = 0;
     }
     for (size_t c = 0; c < config->n_clusters; c++) {
@@ -378,11 +386,14 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     server.dns = fd_dns_resolver_create(&server, config);
     /* xDS answers are applied from this loop, so none reaches a worker before it starts */
     /* a static config makes no stream, no queue: nothing of xDS at start-up */
+    /* CDS first: on the ADS stream, clusters are asked for before endpoints, as Envoy does */
     if (xds_needed && ((server.xds = fd_xds_sources_new(server.loop, config, &xds_client)) == NULL ||
+                       fd_cds_start(&server, server.xds, server.loop, config, &server.cds) != 0 ||
                        fd_eds_start(&server, server.xds, server.loop, config, &server.eds) != 0 ||
                        fd_rds_start(&server, server.xds, server.loop, config, options->filters, &server.rds) != 0 ||
                        fd_xds_sources_start(server.xds) != 0)) {
         fd_xds_sources_free(server.xds);
+        fd_cds_free(server.cds);
         fd_eds_free(server.eds);
         fd_rds_free(server.rds);
         return 1;
@@ -403,6 +414,7 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
         fd_worker_join(&server.workers[i]);
     fd_dns_resolver_stop(server.dns);
     fd_xds_sources_free(server.xds);
+    fd_cds_free(server.cds);
     fd_eds_free(server.eds);
     fd_rds_free(server.rds);
     dispose_server(&server);

@@ -17,11 +17,19 @@
 
 typedef struct control_message {
     h2o_multithread_message_t super;
-    enum { CONTROL_DRAIN, CONTROL_HOSTS, CONTROL_ROUTES, CONTROL_ACCEPT } kind;
-    size_t cluster;    /* CONTROL_HOSTS: the cluster's new addresses */
-    char *routes_name; /* CONTROL_ROUTES: the name's new route configuration */
+    enum {
+        CONTROL_DRAIN,
+        CONTROL_HOSTS,
+        CONTROL_ROUTES,
+        CONTROL_ACCEPT,
+        CONTROL_CLUSTER,
+        CONTROL_CLUSTER_REMOVE,
+    } kind;
+    size_t cluster; /* CONTROL_HOSTS: the static cluster's new addresses (name NULL) */
+    char *name;     /* CONTROL_ROUTES: the route_config_name; CONTROL_HOSTS and CONTROL_CLUSTER_REMOVE: a CDS cluster */
     fd_config_t *arena;
-    const fd_route_table_t *table;
+    const fd_route_table_t *table;      /* CONTROL_ROUTES */
+    const fd_cluster_t *cluster_config; /* CONTROL_CLUSTER, with its addresses */
     size_t n_addresses;
     fd_router_address_t addresses[];
 } control_message_t;
@@ -114,15 +122,21 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         if (msg->kind == CONTROL_DRAIN && !worker->draining) {
             worker->draining = 1;
             stop_accepting(worker);
-        } else if (msg->kind == CONTROL_HOSTS) {
+        } else if (msg->kind == CONTROL_HOSTS && msg->name == NULL) {
             fd_router_update_hosts(&worker->router, msg->cluster, msg->addresses, msg->n_addresses);
+        } else if (msg->kind == CONTROL_HOSTS) {
+            fd_router_update_cluster_hosts(&worker->router, msg->name, msg->addresses, msg->n_addresses);
+        } else if (msg->kind == CONTROL_CLUSTER) {
+            fd_router_set_cluster(&worker->router, msg->arena, msg->cluster_config, msg->addresses, msg->n_addresses);
+        } else if (msg->kind == CONTROL_CLUSTER_REMOVE) {
+            fd_router_remove_cluster(&worker->router, msg->name);
         } else if (msg->kind == CONTROL_ACCEPT && !worker->draining) {
             for (size_t i = 0; i < worker->n_listeners; i++)
                 start_accepting_on(&worker->listeners[i]);
         } else if (msg->kind == CONTROL_ROUTES) {
-            fd_worker_routes_update(worker, msg->routes_name, msg->arena, msg->table);
-            free(msg->routes_name);
+            fd_worker_routes_update(worker, msg->name, msg->arena, msg->table);
         }
+        free(msg->name);
         free(msg);
     }
 }
@@ -233,13 +247,17 @@ int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index,
     return 0;
 }
 
-/* A message of kind for the worker, with room for n addresses; sent by send_control. */
-static control_message_t *new_control(int kind, size_t n)
+/* A message of kind for the worker, with a copy of name (may be NULL) and of n addresses;
+ * sent by send_control. */
+static control_message_t *new_control(int kind, const char *name, const fd_router_address_t *addresses, size_t n)
 {
     control_message_t *msg = calloc(1, sizeof(*msg) + n * sizeof(fd_router_address_t));
-    if (msg == NULL)
+    if (msg == NULL || (name != NULL && (msg->name = strdup(name)) == NULL))
         abort();
     msg->kind = kind;
+    msg->n_addresses = n;
+    if (n != 0)
+        memcpy(msg->addresses, addresses, n * sizeof(*addresses));
     return msg;
 }
 
@@ -250,28 +268,43 @@ static void send_control(fd_worker_t *worker, control_message_t *msg)
 
 void fd_worker_start_accepting(fd_worker_t *worker)
 {
-    send_control(worker, new_control(CONTROL_ACCEPT, 0));
+    send_control(worker, new_control(CONTROL_ACCEPT, NULL, NULL, 0));
 }
 
 void fd_worker_request_drain(fd_worker_t *worker)
 {
-    send_control(worker, new_control(CONTROL_DRAIN, 0));
+    send_control(worker, new_control(CONTROL_DRAIN, NULL, NULL, 0));
 }
 
 void fd_worker_send_hosts(fd_worker_t *worker, size_t cluster, const fd_router_address_t *addresses, size_t n)
 {
-    control_message_t *msg = new_control(CONTROL_HOSTS, n);
+    control_message_t *msg = new_control(CONTROL_HOSTS, NULL, addresses, n);
     msg->cluster = cluster;
-    msg->n_addresses = n;
-    memcpy(msg->addresses, addresses, n * sizeof(*addresses));
     send_control(worker, msg);
+}
+
+void fd_worker_send_cluster_hosts(fd_worker_t *worker, const char *name, const fd_router_address_t *addresses, size_t n)
+{
+    send_control(worker, new_control(CONTROL_HOSTS, name, addresses, n));
+}
+
+void fd_worker_send_cluster(fd_worker_t *worker, fd_config_t *arena, const fd_cluster_t *cluster,
+                            const fd_router_address_t *addresses, size_t n)
+{
+    control_message_t *msg = new_control(CONTROL_CLUSTER, NULL, addresses, n);
+    msg->arena = arena;
+    msg->cluster_config = cluster;
+    send_control(worker, msg);
+}
+
+void fd_worker_send_cluster_removal(fd_worker_t *worker, const char *name)
+{
+    send_control(worker, new_control(CONTROL_CLUSTER_REMOVE, name, NULL, 0));
 }
 
 void fd_worker_send_routes(fd_worker_t *worker, const char *name, fd_config_t *arena, const fd_route_table_t *table)
 {
-    control_message_t *msg = new_control(CONTROL_ROUTES, 0);
-    if ((msg->routes_name = strdup(name)) == NULL)
-        abort();
+    control_message_t *msg = new_control(CONTROL_ROUTES, name, NULL, 0);
     msg->arena = arena;
     msg->table = table;
     send_control(worker, msg);

@@ -79,6 +79,14 @@ void fd_worker_request_drain(fd_worker_t *worker);
 /* Hands a cluster's new addresses to the worker (from any thread); it updates its hosts. */
 void fd_worker_send_hosts(fd_worker_t *worker, size_t cluster, const fd_router_address_t *addresses, size_t n);
 
+/* CDS, from the main thread: a new or changed cluster with its hosts (arena holds cluster and
+ * carries one reference for the worker); a cluster removed; new hosts of a CDS cluster. */
+void fd_worker_send_cluster(fd_worker_t *worker, fd_config_t *arena, const fd_cluster_t *cluster,
+                            const fd_router_address_t *addresses, size_t n);
+void fd_worker_send_cluster_removal(fd_worker_t *worker, const char *name);
+void fd_worker_send_cluster_hosts(fd_worker_t *worker, const char *name, const fd_router_address_t *addresses,
+                                  size_t n);
+
 /* Hands the worker (from the main thread) a new route configuration for name; arena carries
  * one reference for the worker, which it releases when the last request using it ends. */
 void fd_worker_send_routes(fd_worker_t *worker, const char *name, fd_config_t *arena, const fd_route_table_t *table);

@@ -19,13 +19,17 @@ typedef struct watch {
     size_t n_names;
     fd_xds_apply_cb apply;
     void *ctx;
+    int dirty; /* names changed since they were last sent */
 } watch_t;
 
 struct fd_xds_source {
     fd_xds_sources_t *sources;
     fd_ads_client_t *client;
-    const fd_config_source_ref_t *ref;
-    char target[300];
+    int ads;                /* the bootstrap's ads_config stream, or */
+    char *cluster, *target; /* an api_config_source's: copies (a CDS cluster's goes with it) */
+    char *type_url;         /* the type it was made for (an api_config_source's only type) */
+    int broken;             /* its control server cannot be named */
+    char address[300];      /* the gRPC target */
     watch_t watches[MAX_WATCHES];
     size_t n_watches;
     int connected; /* written by the client thread */
@@ -39,6 +43,7 @@ struct fd_xds_sources {
     fd_xds_source_t **items;
     size_t n;
     int stopping;
+    int started;
     fd_xds_client_api_t client; /* loaded by fd_xds_sources_start when a stream is needed */
 };
 
@@ -53,6 +58,9 @@ typedef struct xds_message {
     size_t n;
 } xds_message_t;
 
+static int start_source(fd_xds_sources_t *sources, fd_xds_source_t *source);
+static void flush_subscriptions(fd_xds_sources_t *sources);
+
 static void free_message(xds_message_t *msg)
 {
     for (size_t i = 0; i < msg->n; i++)
@@ -64,9 +72,11 @@ static void free_message(xds_message_t *msg)
     free(msg);
 }
 
+/* Also on the client thread, while the main thread may add a watch (published by n_watches). */
 static const watch_t *watch_of(const fd_xds_source_t *source, const char *type_url)
 {
-    for (size_t i = 0; i < source->n_watches; i++)
+    size_t n = __atomic_load_n(&source->n_watches, __ATOMIC_ACQUIRE);
+    for (size_t i = 0; i < n; i++)
         if (strcmp(source->watches[i].type_url, type_url) == 0)
             return &source->watches[i];
     return NULL;
@@ -149,7 +159,7 @@ static void on_stream(void *ctx, int connected, int grpc_status, const char *mes
     __atomic_store_n(&source->connected, connected, __ATOMIC_RELEASE);
     if (!connected)
         fprintf(stderr, "frontdesk: xDS stream to %s closed (gRPC status %d: %s); retrying with backoff\n",
-                source->target, grpc_status, message != NULL ? message : "");
+                source->address, grpc_status, message != NULL ? message : "");
 }
 
 static void apply(xds_message_t *msg)
@@ -175,11 +185,14 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
         if (!sources->stopping) /* draining: the workers may be going; no verdict either */
             apply(msg);
         free_message(msg);
+        flush_subscriptions(sources);
     }
 }
 
 int fd_xds_needed(const fd_config_t *config)
 {
+    if (config->cds.present || config->lds.present)
+        return 1;
     for (size_t c = 0; c < config->n_clusters; c++)
         if (config->clusters[c].type == FD_DISCOVERY_EDS)
             return 1;
@@ -230,46 +243,98 @@ static int target_of(const fd_config_t *config, const fd_config_source_ref_t *re
     return 0;
 }
 
-static int same_source(const fd_config_source_ref_t *a, const fd_config_source_ref_t *b)
+static int same_text(const char *copy, const fd_string_t *s)
 {
-    if (a->ads || b->ads)
-        return a->ads && b->ads;
-    return a->cluster.len == b->cluster.len && a->target_uri.len == b->target_uri.len &&
-           (a->cluster.len == 0 || memcmp(a->cluster.base, b->cluster.base, a->cluster.len) == 0) &&
-           (a->target_uri.len == 0 || memcmp(a->target_uri.base, b->target_uri.base, a->target_uri.len) == 0);
+    return strlen(copy) == s->len && (s->len == 0 || memcmp(copy, s->base, s->len) == 0);
 }
 
-fd_xds_source_t *fd_xds_sources_get(fd_xds_sources_t *sources, const fd_config_source_ref_t *ref)
+/* ADS carries every type; an api_config_source's stream is one type's own service. */
+static int same_source(const fd_xds_source_t *source, const fd_config_source_ref_t *ref, const char *type_url)
+{
+    if (source->ads || ref->ads)
+        return source->ads && ref->ads;
+    return strcmp(source->type_url, type_url) == 0 && same_text(source->cluster, &ref->cluster) &&
+           same_text(source->target, &ref->target_uri);
+}
+
+static char *copy_text(const fd_string_t *s)
+{
+    char *copy = strndup(s->base != NULL ? s->base : "", s->len);
+    if (copy == NULL)
+        abort();
+    return copy;
+}
+
+fd_xds_source_t *fd_xds_sources_get(fd_xds_sources_t *sources, const fd_config_source_ref_t *ref, const char *type_url)
 {
     for (size_t i = 0; i < sources->n; i++)
-        if (same_source(sources->items[i]->ref, ref))
-            return sources->items[i];
+        if (same_source(sources->items[i], ref, type_url))
+            return sources->items[i]->broken ? NULL : sources->items[i];
     fd_xds_source_t *source = calloc(1, sizeof(*source));
     fd_xds_source_t **grown = realloc(sources->items, (sources->n + 1) * sizeof(*grown));
     if (source == NULL || grown == NULL)
         abort();
     sources->items = grown;
     source->sources = sources;
-    source->ref = ref;
+    source->ads = ref->ads;
+    source->cluster = copy_text(&ref->cluster);
+    source->target = copy_text(&ref->target_uri);
+    if ((source->type_url = strdup(type_url)) == NULL)
+        abort();
     sources->items[sources->n++] = source;
     /* an {ads: {}} source is the bootstrap's ads_config stream */
-    if (target_of(sources->config, ref->ads ? &sources->config->ads : ref, source->target, sizeof(source->target)) != 0)
+    if (target_of(sources->config, ref->ads ? &sources->config->ads : ref, source->address, sizeof(source->address)) !=
+        0) {
+        source->broken = 1;
         return NULL;
+    }
     return source;
+}
+
+/* The watch of type_url on source, made on first use. */
+static watch_t *watch_for(fd_xds_source_t *source, const char *type_url, const ProtobufCMessageDescriptor *type,
+                          fd_xds_apply_cb apply, void *ctx)
+{
+    watch_t *w = (watch_t *)watch_of(source, type_url);
+    if (w != NULL)
+        return w;
+    if (source->n_watches == MAX_WATCHES)
+        abort(); /* one per resource type: a programming error */
+    w = &source->watches[source->n_watches];
+    *w = (watch_t){.type = type, .apply = apply, .ctx = ctx};
+    if ((w->type_url = strdup(type_url)) == NULL)
+        abort();
+    __atomic_store_n(&source->n_watches, source->n_watches + 1, __ATOMIC_RELEASE);
+    return w;
+}
+
+/* Once the streams run, a changed set of names is a new request, sent when the response being
+ * applied is done (one request for a thousand clusters' EDS names, not a thousand); a source
+ * first used after the start (a CDS cluster's) opens its stream then. */
+static void flush_subscriptions(fd_xds_sources_t *sources)
+{
+    for (size_t s = 0; sources->started && !sources->stopping && s < sources->n; s++) {
+        fd_xds_source_t *source = sources->items[s];
+        if (source->client == NULL && source->n_watches != 0) {
+            if (start_source(sources, source) != 0)
+                fprintf(stderr, "frontdesk: xDS: cannot open the stream to %s\n", source->address);
+            continue;
+        }
+        for (size_t i = 0; source->client != NULL && i < source->n_watches; i++) {
+            watch_t *w = &source->watches[i];
+            if (w->dirty &&
+                sources->client.subscribe(source->client, w->type_url, (const char *const *)w->names, w->n_names) != 0)
+                fprintf(stderr, "frontdesk: xDS: cannot update the subscription to %s on %s\n", w->type_url,
+                        source->address);
+            w->dirty = 0;
+        }
+    }
 }
 
 void fd_xds_source_watch(fd_xds_source_t *source, const char *type_url, const ProtobufCMessageDescriptor *type,
                          const char *name, fd_xds_apply_cb apply, void *ctx)
 {
-    watch_t *w = (watch_t *)watch_of(source, type_url);
-    if (w == NULL) {
-        if (source->n_watches == MAX_WATCHES)
-            abort(); /* one per resource type: a programming error */
-        w = &source->watches[source->n_watches++];
-        *w = (watch_t){.type = type, .apply = apply, .ctx = ctx};
-        if ((w->type_url = strdup(type_url)) == NULL)
-            abort();
-    }
+    watch_t *w = watch_for(source, type_url, type, apply, ctx);
     for (size_t i = 0; i < w->n_names; i++)
         if (strcmp(w->names[i], name) == 0)
             return; /* several clusters may share a service name: subscribed once */
@@ -278,9 +343,42 @@ void fd_xds_source_watch(fd_xds_source_t *source, const char *type_url, const Pr
         abort();
     w->names = grown;
     w->n_names++;
+    w->dirty = 1;
 }
 
-int fd_xds_sources_start(fd_xds_sources_t *sources)
+void fd_xds_source_watch_all(fd_xds_source_t *source, const char *type_url, const ProtobufCMessageDescriptor *type,
+                             fd_xds_apply_cb apply, void *ctx)
+{
+    watch_for(source, type_url, type, apply, ctx);
+}
+
+void fd_xds_source_unwatch(fd_xds_source_t *source, const char *type_url, const char *name)
+{
+    watch_t *w = (watch_t *)watch_of(source, type_url);
+    for (size_t i = 0; w != NULL && i < w->n_names; i++) {
+        if (strcmp(w->names[i], name) != 0)
+            continue;
+        free(w->names[i]);
+        w->names[i] = w->names[--w->n_names];
+        w->dirty = 1;
+        return;
+    }
+}
+
+/* One type on a non-aggregated stream: that type's own service. */
+static const char *method_of(const fd_xds_source_t *source)
+{
+    const char *type_url = source->watches[0].type_url;
+    if (source->ads)
+        return FD_ADS_METHOD_ADS;
+    return strcmp(type_url, FD_ADS_TYPE_ROUTE) == 0      ? FD_ADS_METHOD_RDS
+           : strcmp(type_url, FD_ADS_TYPE_CLUSTER) == 0  ? FD_ADS_METHOD_CDS
+           : strcmp(type_url, FD_ADS_TYPE_LISTENER) == 0 ? FD_ADS_METHOD_LDS
+                                                         : FD_ADS_METHOD_EDS;
+}
+
+/* Opens the stream of source and sends what it watches. */
+static int start_source(fd_xds_sources_t *sources, fd_xds_source_t *source)
 {
     const fd_config_t *config = sources->config;
     Envoy__Config__Core__V3__Node node = ENVOY__CONFIG__CORE__V3__NODE__INIT;
@@ -289,35 +387,29 @@ int fd_xds_sources_start(fd_xds_sources_t *sources)
     node.user_agent_name = "frontdesk";
     node.user_agent_version_type_case = ENVOY__CONFIG__CORE__V3__NODE__USER_AGENT_VERSION_TYPE_USER_AGENT_VERSION;
     node.user_agent_version = FD_VERSION;
-    for (size_t s = 0; s < sources->n; s++) {
-        fd_xds_source_t *source = sources->items[s];
-        if (source->n_watches == 0)
-            continue; /* named, then not used: no stream */
-        /* one type on a non-aggregated stream: its own service's method */
-        const char *method = source->ref->ads                                              ? FD_ADS_METHOD_ADS
-                             : strcmp(source->watches[0].type_url, FD_ADS_TYPE_ROUTE) == 0 ? FD_ADS_METHOD_RDS
-                                                                                           : FD_ADS_METHOD_EDS;
-        if (!source->ref->ads && source->n_watches > 1) {
-            fprintf(stderr,
-                    "frontdesk: xDS: one api_config_source (%s) serves both EDS and RDS: give each its own, "
-                    "or use ADS\n",
-                    source->target);
+    fd_ads_options_t opts = {.target = source->address,
+                             .method = method_of(source),
+                             .node = &node,
+                             .on_response = on_response,
+                             .on_stream = on_stream,
+                             .ctx = source};
+    if ((source->client = sources->client.start(&opts)) == NULL)
+        return -1;
+    for (size_t i = 0; i < source->n_watches; i++) {
+        watch_t *w = &source->watches[i];
+        w->dirty = 0;
+        if (sources->client.subscribe(source->client, w->type_url, (const char *const *)w->names, w->n_names) != 0)
             return -1;
-        }
-        fd_ads_options_t opts = {.target = source->target,
-                                 .method = method,
-                                 .node = &node,
-                                 .on_response = on_response,
-                                 .on_stream = on_stream,
-                                 .ctx = source};
-        if ((source->client = sources->client.start(&opts)) == NULL)
-            return -1;
-        for (size_t i = 0; i < source->n_watches; i++) {
-            const watch_t *w = &source->watches[i];
-            if (sources->client.subscribe(source->client, w->type_url, (const char *const *)w->names, w->n_names) != 0)
-                return -1;
-        }
     }
+    return 0;
+}
+
+int fd_xds_sources_start(fd_xds_sources_t *sources)
+{
+    sources->started = 1;
+    for (size_t s = 0; s < sources->n; s++)
+        if (sources->items[s]->n_watches != 0 && start_source(sources, sources->items[s]) != 0)
+            return -1; /* a source named, then not used, has no stream */
     return 0;
 }
 
@@ -355,6 +447,9 @@ void fd_xds_sources_free(fd_xds_sources_t *sources)
             free(source->watches[i].names);
             free(source->watches[i].type_url);
         }
+        free(source->cluster);
+        free(source->target);
+        free(source->type_url);
         free(source);
     }
     free(sources->items);
@@ -400,4 +495,23 @@ void fd_xds_warming_dispose(fd_xds_warming_t *warming)
     if (warming->has_timeout)
         h2o_timeout_dispose(warming->loop, &warming->timeout);
     warming->has_timeout = 0;
+}
+
+int fd_xds_report(fd_cfg_errors_t *errs, fd_cfg_errors_t *one, fd_cfg_errors_t *warnings, const char *kind,
+                  const char *tag, const char *name, uint64_t *unsupported)
+{
+    int rc = one->count + one->dropped != 0 ? -1 : 0;
+    if (rc != 0) {
+        char *text = fd_cfg_errors_join(one);
+        fd_cfg_errors_add(errs, NULL, (fd_cfg_mark_t){0}, NULL, "%s '%s': %s", kind, name, text);
+        free(text);
+    } else if (warnings->count != 0) {
+        char *text = fd_cfg_errors_join(warnings);
+        fprintf(stderr, "frontdesk: %s '%s': %s\n", tag, name, text);
+        free(text);
+        *unsupported += warnings->count + warnings->dropped;
+    }
+    fd_cfg_errors_clear(one);
+    fd_cfg_errors_clear(warnings);
+    return rc;
 }

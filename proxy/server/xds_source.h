@@ -9,6 +9,7 @@
 #include <h2o.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "proxy/config/cfg_errors.h"
 #include "proxy/config/config.h"
 
 typedef struct fd_xds_sources fd_xds_sources_t;
@@ -21,22 +22,28 @@ typedef int (*fd_xds_apply_cb)(void *ctx, const fd_xds_source_t *source, Protobu
 
 struct fd_xds_client_api;
 
-/* Whether config takes anything from a control server (EDS clusters, RDS listeners). */
+/* Whether config takes anything from a control server (CDS, LDS, EDS clusters, RDS listeners). */
 int fd_xds_needed(const fd_config_t *config);
 
 /* client: the loaded xDS client (xds_loader.h), copied. Only for a config fd_xds_needed. */
 fd_xds_sources_t *fd_xds_sources_new(h2o_loop_t *loop, const fd_config_t *config,
                                      const struct fd_xds_client_api *client);
 
-/* The stream of a config source (ADS, or an api_config_source's), made on first use; NULL
- * (with a message on stderr) when its control server cannot be named. */
-fd_xds_source_t *fd_xds_sources_get(fd_xds_sources_t *sources, const fd_config_source_ref_t *ref);
+/* The stream of a config source for type_url (the ADS stream, or an api_config_source's own
+ * stream for that type, as Envoy opens), made on first use; NULL (with a message on stderr)
+ * when its control server cannot be named. The source is copied. */
+fd_xds_source_t *fd_xds_sources_get(fd_xds_sources_t *sources, const fd_config_source_ref_t *ref, const char *type_url);
 
 /* Subscribes the stream to name (copied; once however often asked) of type_url, decoded as
- * type; responses go to apply (the first call's, for all names of the type). Before
- * fd_xds_sources_start. */
+ * type; responses go to apply (the first call's, for all names of the type). Before or after
+ * fd_xds_sources_start (then the new set of names is sent at once). Main thread. */
 void fd_xds_source_watch(fd_xds_source_t *source, const char *type_url, const ProtobufCMessageDescriptor *type,
                          const char *name, fd_xds_apply_cb apply, void *ctx);
+/* Subscribes to every resource of type_url (the wildcard: CDS and LDS). */
+void fd_xds_source_watch_all(fd_xds_source_t *source, const char *type_url, const ProtobufCMessageDescriptor *type,
+                             fd_xds_apply_cb apply, void *ctx);
+/* No longer asks for name (EDS of a removed cluster). */
+void fd_xds_source_unwatch(fd_xds_source_t *source, const char *type_url, const char *name);
 
 /* Opens the streams; -1 when a client cannot start. */
 int fd_xds_sources_start(fd_xds_sources_t *sources);
@@ -63,6 +70,12 @@ void fd_xds_warming_start(fd_xds_warming_t *warming, h2o_loop_t *loop, size_t wa
 void fd_xds_warming_arrived(fd_xds_warming_t *warming); /* one more had its first resource */
 int fd_xds_warming_done(const fd_xds_warming_t *warming);
 void fd_xds_warming_dispose(fd_xds_warming_t *warming);
+
+/* After translating one resource: its errors (in one) go to errs as "<kind> '<name>': ...",
+ * or its warnings (unsupported fields, as DESIGN wants in xDS) are logged under tag ("CDS")
+ * and counted in *unsupported. Clears one and warnings; -1 when there were errors. */
+int fd_xds_report(fd_cfg_errors_t *errs, fd_cfg_errors_t *one, fd_cfg_errors_t *warnings, const char *kind,
+                  const char *tag, const char *name, uint64_t *unsupported);
 
 /* Stops the client threads and frees everything; main thread; NULL is a no-op. */
 void fd_xds_sources_free(fd_xds_sources_t *sources);

@@ -1,6 +1,8 @@
 // How fast frontdesk applies what a control server sends (a measurement, not a test):
 //   1,000 EDS clusters' endpoints in one response, 10,000 routes in one RouteConfiguration,
-//   and how long a route change takes to reach the workers, with frontdesk's RSS after each.
+//   and how long a route change takes to reach the workers, with frontdesk's RSS after each;
+//   then 1,000 clusters from CDS with their endpoints from EDS, one cluster changed among
+//   them, and all of them changed.
 // Uses the e2e control server (tests/e2e/lib/xds_server.mjs, Envoy's own protos); loopback only.
 //   node tests/bench/xds_apply.mjs            (FRONTDESK_BIN=path, else the -c opt build)
 import { execFileSync } from 'node:child_process';
@@ -103,5 +105,77 @@ try {
 } finally {
   await fd.stop();
   await control.stop();
+}
+
+// Phase 2: clusters from CDS (EDS ones), routed by a header naming the cluster.
+function cdsBootstrap(admin, port, controlPort) {
+  return `admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${admin}}}}
+${adsConfigYaml}
+  cds_config: {ads: {}, resource_api_version: V3}
+static_resources:
+  listeners:
+  - name: main
+    address: {socket_address: {address: 127.0.0.1, port_value: ${port}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: main
+          route_config:
+            virtual_hosts:
+            - {name: all, domains: ["*"], routes: [{match: {prefix: "/"}, route: {cluster_header: x-cluster}}]}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  clusters:${xdsClusterYaml(controlPort)}`;
+}
+
+const cdsClusters = (timeoutSeconds) => {
+  const list = [];
+  for (let i = 0; i < CLUSTERS; i++)
+    list.push(anyOf('cds', { name: `d${i}`, type: 'EDS', connect_timeout: { seconds: timeoutSeconds },
+      eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } } }));
+  return list;
+};
+
+const control2 = await new ControlServer().start();
+const admin2 = await freePort(), port2 = await freePort();
+const fd2 = await startFrontdesk(cdsBootstrap(admin2, port2, control2.port), { adminPort: admin2, readyStatus: 503, readyTimeoutMs: 30000 });
+try {
+  const stream = await control2.stream(0);
+  await control2.request(stream, 0);
+  const verdict = (nonce, type) => until(() => stream.requests.find((r) => r.type_url === type && r.response_nonce === nonce), 30000, () => nonce);
+  console.log(`CDS: RSS before any response: ${rss(fd2.proc.pid).toFixed(1)} MiB`);
+  const clusters = cdsClusters(1);
+  const assignments = [];
+  for (let i = 0; i < CLUSTERS; i++)
+    assignments.push(anyOf('eds', { cluster_name: `d${i}`, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: backendPort } } } }] }] }));
+  let t0 = process.hrtime.bigint();
+  await verdict(control2.send(stream, 'cds', 'c1', clusters), TYPE.cds);
+  const cdsAck = Number(process.hrtime.bigint() - t0) / 1e6;
+  await until(() => stream.requests.some((r) => r.type_url === TYPE.eds && r.resource_names.length === CLUSTERS), 30000, () => 'EDS names');
+  const subscribed = Number(process.hrtime.bigint() - t0) / 1e6;
+  await verdict(control2.send(stream, 'eds', 'e1', assignments), TYPE.eds);
+  const edsAck = Number(process.hrtime.bigint() - t0) / 1e6;
+  await until(async () => (await httpRequest(port2, '/', { headers: { 'x-cluster': `d${CLUSTERS - 1}` } })).body === 'ok', 10000, () => 'the last cluster');
+  const served = Number(process.hrtime.bigint() - t0) / 1e6;
+  console.log(`CDS: ${CLUSTERS} EDS clusters translated and ACKed in ${cdsAck.toFixed(1)} ms, their EDS asked for after ${subscribed.toFixed(1)} ms; with the endpoints (one response) ACKed after ${edsAck.toFixed(1)} ms and the last cluster serving after ${served.toFixed(1)} ms; RSS ${rss(fd2.proc.pid).toFixed(1)} MiB`);
+
+  const one = cdsClusters(1);
+  one[CLUSTERS / 2] = anyOf('cds', { name: `d${CLUSTERS / 2}`, type: 'EDS', connect_timeout: { seconds: 2 },
+    eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } } });
+  t0 = process.hrtime.bigint();
+  await verdict(control2.send(stream, 'cds', 'c2', one), TYPE.cds);
+  console.log(`CDS: one cluster changed among ${CLUSTERS}: ACKed in ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms`);
+  const all = cdsClusters(3);
+  t0 = process.hrtime.bigint();
+  await verdict(control2.send(stream, 'cds', 'c3', all), TYPE.cds);
+  console.log(`CDS: all ${CLUSTERS} clusters changed: ACKed in ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms; RSS ${rss(fd2.proc.pid).toFixed(1)} MiB`);
+  const stats = (await fetchText(`http://127.0.0.1:${admin2}/stats`)).body;
+  console.log(`CDS: ${stats.match(/cluster_manager\.cluster_modified: \d+/)[0]}, ${stats.match(/cluster_manager\.active_clusters: \d+/)[0]}`);
+} finally {
+  await fd2.stop();
+  await control2.stop();
   backend.close();
 }

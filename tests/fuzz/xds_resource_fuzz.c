@@ -1,10 +1,10 @@
 /* libFuzzer target: xDS responses off the wire, decoded and translated as frontdesk would
  * take them from a control server. The input is the binary encoding of an
  * envoy.service.discovery.v3.DiscoveryResponse; every resource of a declared type is
- * decoded; ClusterLoadAssignments go through the EDS translation, and Clusters, Listeners
- * and RouteConfigurations (the last inside an HTTP connection manager) through the
- * translator as one bootstrap's static resources. Everything is freed. Built by
- * tests/fuzz/run.sh. */
+ * decoded; ClusterLoadAssignments go through the EDS translation, Clusters through the CDS
+ * one, and Clusters, Listeners and RouteConfigurations (the last inside an HTTP connection
+ * manager) through the translator as one bootstrap's static resources. Everything is freed.
+ * Built by tests/fuzz/run.sh. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,15 +43,31 @@ static void translate_assignment(const Envoy__Config__Endpoint__V3__ClusterLoadA
     fd_cfg_errors_clear(&warnings);
 }
 
+/* As CDS takes it, against a running config with an ADS stream and one static cluster. */
+static void translate_cds_cluster(const Envoy__Config__Cluster__V3__Cluster *c)
+{
+    fd_cluster_t xds = {.name = {"xds", 3}};
+    fd_config_t statics = {.clusters = &xds, .n_clusters = 1, .ads = {.present = 1, .ads = 1}};
+    fd_cfg_errors_t errs = {0}, warnings = {0};
+    fd_cluster_t *cluster;
+    fd_config_t *arena = fd_translate_cluster_resource(c, &statics, &cluster, &errs, &warnings);
+    if (arena != NULL)
+        fd_config_release(arena);
+    fd_cfg_errors_clear(&errs);
+    fd_cfg_errors_clear(&warnings);
+}
+
 static void keep(decoded_t *d, const ProtobufCMessageDescriptor *type, ProtobufCMessage *msg)
 {
     d->all[d->n_all++] = msg;
-    if (type == &envoy__config__endpoint__v3__cluster_load_assignment__descriptor)
+    if (type == &envoy__config__endpoint__v3__cluster_load_assignment__descriptor) {
         translate_assignment((Envoy__Config__Endpoint__V3__ClusterLoadAssignment *)msg);
-    else if (type == &envoy__config__cluster__v3__cluster__descriptor)
+    } else if (type == &envoy__config__cluster__v3__cluster__descriptor) {
+        translate_cds_cluster((Envoy__Config__Cluster__V3__Cluster *)msg);
         d->clusters[d->n_clusters++] = (Envoy__Config__Cluster__V3__Cluster *)msg;
-    else if (type == &envoy__config__listener__v3__listener__descriptor)
+    } else if (type == &envoy__config__listener__v3__listener__descriptor) {
         d->listeners[d->n_listeners++] = (Envoy__Config__Listener__V3__Listener *)msg;
+    }
 }
 
 /* The RouteConfigurations, inline in the HCM of one listener: how routes reach the translator. */

@@ -1,6 +1,7 @@
-/* Unit tests of a worker's host updates (DNS today, EDS next): hosts present before and
- * after keep their pool and counters, new ones are added, removed ones retire and go only
- * once no request runs on them or still names them (for its access log line). */
+/* Unit tests of a worker's host updates (DNS, EDS): hosts present before and after keep
+ * their pool and counters, new ones are added, removed ones retire and go only once no
+ * request runs on them or still names them (for its access log line). And a worker's CDS
+ * clusters: found by name, replaced or removed while requests still use the old one. */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,6 +166,105 @@ static void test_eds_update_reweighs_in_place(void **state)
     assert_int_equal(rc->n_retired, 0);
 }
 
+/* A CDS cluster's arena, as the translator makes one: the cluster lives in its pool. */
+static fd_config_t *cds_arena(const char *name, const fd_cluster_t **out)
+{
+    fd_config_t *arena = calloc(1, sizeof(*arena));
+    h2o_mem_init_pool(&arena->pool);
+    arena->refcount = 1;
+    fd_cluster_t *c = h2o_mem_alloc_pool(&arena->pool, sizeof(*c));
+    *c = (fd_cluster_t){.name = {name, strlen(name)}, .connect_timeout_ms = 1000, .upstream_idle_timeout_ms = 60000};
+    *out = c;
+    return arena;
+}
+
+static void test_cds_clusters_found_by_name(void **state)
+{
+    fixture_t *f = *state;
+    const char *names[] = {"orders", "api", "zeta", "billing"};
+    for (size_t i = 0; i < 4; i++) {
+        const fd_cluster_t *c;
+        fd_config_t *arena = cds_arena(names[i], &c);
+        fd_router_address_t a = address(f, (uint16_t)(9000 + i));
+        fd_router_set_cluster(&f->rw, arena, c, &a, 1);
+    }
+    assert_int_equal(f->rw.n_dynamic, 4);
+    for (size_t i = 0; i < 4; i++) {
+        fd_router_cluster_t *rc = fd_router_find_dynamic(&f->rw, names[i], strlen(names[i]));
+        assert_non_null(rc);
+        assert_int_equal(rc->hosts[0]->address.port, 9000 + i);
+    }
+    assert_null(fd_router_find_dynamic(&f->rw, "ap", 2));  /* a prefix is not a name */
+    assert_null(fd_router_find_dynamic(&f->rw, "web", 3)); /* the static one is not a CDS one */
+    fd_router_remove_cluster(&f->rw, "api");
+    assert_null(fd_router_find_dynamic(&f->rw, "api", 3));
+    assert_int_equal(f->rw.n_dynamic, 3);
+    assert_int_equal(f->rw.n_retired_clusters, 0); /* nothing used it: freed at once */
+}
+
+static void test_cds_cluster_replaced_while_in_use(void **state)
+{
+    fixture_t *f = *state;
+    const fd_cluster_t *c1, *c2;
+    fd_config_t *a1 = cds_arena("orders", &c1), *a2 = cds_arena("orders", &c2);
+    fd_router_address_t first = address(f, 9001), second = address(f, 9002);
+    fd_router_set_cluster(&f->rw, a1, c1, &first, 1);
+    fd_router_cluster_t *old = fd_router_find_dynamic(&f->rw, "orders", 6);
+    fd_stream_info_t info = {.upstream_service_time_ms = -1};
+    fd_stream_info_name_cluster(&info, old); /* a request picked it */
+    fd_stream_info_name_host(&info, old->hosts[0]);
+    old->stats.upstream_rq_total = 5;
+    old->stats.upstream_rq_active = 1;
+
+    fd_router_set_cluster(&f->rw, a2, c2, &second, 1);
+    fd_router_cluster_t *now = fd_router_find_dynamic(&f->rw, "orders", 6);
+    assert_ptr_not_equal(now, old);
+    assert_int_equal(now->hosts[0]->address.port, 9002);
+    assert_int_equal(now->stats.upstream_rq_total, 5);  /* counters carry over */
+    assert_int_equal(now->stats.upstream_rq_active, 0); /* gauges stay with the old one */
+    assert_int_equal(f->rw.n_retired_clusters, 1);
+    assert_ptr_equal(info.upstream_cluster, c1); /* what the access log reads */
+
+    fd_stream_info_end(&info); /* the request logged: the old one goes */
+    assert_null(info.upstream_cluster);
+    assert_int_equal(f->rw.n_retired_clusters, 0);
+
+    fd_stream_info_name_cluster(&info, now);
+    fd_router_remove_cluster(&f->rw, "orders"); /* removed under a request */
+    assert_null(fd_router_find_dynamic(&f->rw, "orders", 6));
+    assert_int_equal(f->rw.n_retired_clusters, 1);
+    assert_int_equal(now->refs, 1);
+    fd_stream_info_end(&info);
+    assert_int_equal(f->rw.n_retired_clusters, 0);
+}
+
+static void test_cds_cluster_waits_for_busy_hosts(void **state)
+{
+    fixture_t *f = *state;
+    const fd_cluster_t *c;
+    fd_config_t *arena = cds_arena("orders", &c);
+    fd_router_address_t a = address(f, 9001);
+    fd_router_set_cluster(&f->rw, arena, c, &a, 1);
+    fd_router_cluster_t *rc = fd_router_find_dynamic(&f->rw, "orders", 6);
+    rc->hosts[0]->active_requests = 1; /* an upstream exchange outlives its stream's reference */
+    fd_router_remove_cluster(&f->rw, "orders");
+    assert_int_equal(f->rw.n_retired_clusters, 1);
+    rc->hosts[0]->active_requests = 0;
+    fd_router_sweep_clusters(&f->rw); /* what the sweep timer does */
+    assert_int_equal(f->rw.n_retired_clusters, 0);
+}
+
+static void test_static_clusters_are_not_referenced(void **state)
+{
+    fixture_t *f = *state;
+    fd_stream_info_t info = {.upstream_service_time_ms = -1};
+    fd_stream_info_name_cluster(&info, &f->rw.clusters[0]);
+    assert_ptr_equal(info.upstream_cluster, &f->cluster);
+    assert_null(info.cluster_ref);
+    assert_int_equal(f->rw.clusters[0].refs, 0);
+    fd_stream_info_end(&info);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +273,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_keeps_adds_and_retires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_named_host_outlives_its_retirement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renaming_moves_the_reference, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cds_clusters_found_by_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cds_cluster_replaced_while_in_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cds_cluster_waits_for_busy_hosts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_clusters_are_not_referenced, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
