@@ -9,6 +9,7 @@
 
 #include "envoy/config/cluster/v3/cluster.pb-c.h"
 #include "proxy/config/translate.h"
+#include "proxy/server/dns_resolver.h"
 #include "proxy/server/worker.h"
 #include "proxy/server/xds_dump.h"
 #include "xds/ads_client.h"
@@ -120,17 +121,29 @@ static void stop_warming(cds_cluster_t *cc)
     }
 }
 
-/* The warming version goes to the workers in place of the active one. */
+static int is_dns(const cds_version_t *v)
+{
+    return v != NULL && (v->cluster->type == FD_DISCOVERY_STRICT_DNS || v->cluster->type == FD_DISCOVERY_LOGICAL_DNS);
+}
+
+/* The warming version goes to the workers in place of the active one. A DNS one starts with
+ * the addresses its previous version resolved (none for a new one) until the resolver, told
+ * after the workers, answers. */
 static void activate(cds_cluster_t *cc)
 {
     fd_cds_t *cds = cc->cds;
     cds_version_t *v = cc->warming;
+    fd_dns_resolver_t *dns = fd_server_dns(cds->server);
     size_t n;
-    fd_router_address_t *addresses = addresses_of(v, &n);
+    fd_router_address_t *addresses = is_dns(v) ? fd_dns_resolver_last(dns, cc->name, &n) : addresses_of(v, &n);
     for (size_t w = 0; w < fd_server_worker_count(cds->server); w++) {
         fd_config_retain(v->arena); /* the worker's reference */
         fd_worker_send_cluster(fd_server_worker(cds->server, w), v->arena, v->cluster, addresses, n);
     }
+    if (is_dns(v))
+        fd_dns_resolver_add(dns, v->arena, v->cluster, addresses, n);
+    else if (is_dns(cc->active))
+        fd_dns_resolver_remove(dns, cc->name);
     free(addresses);
     free_version(cds, cc->active);
     cc->active = v;
@@ -212,6 +225,8 @@ static void remove_cluster(fd_cds_t *cds, size_t at)
     if (cc->active != NULL)
         for (size_t w = 0; w < fd_server_worker_count(cds->server); w++)
             fd_worker_send_cluster_removal(fd_server_worker(cds->server, w), cc->name);
+    if (is_dns(cc->active))
+        fd_dns_resolver_remove(fd_server_dns(cds->server), cc->name);
     stop_warming(cc);
     free_version(cds, cc->active);
     free_version(cds, cc->warming);
@@ -226,8 +241,6 @@ static void remove_cluster(fd_cds_t *cds, size_t at)
 /* What validates but cannot be served yet is refused by name, as at start (server.c). */
 static const char *unservable(const fd_cluster_t *cluster)
 {
-    if (cluster->type == FD_DISCOVERY_STRICT_DNS || cluster->type == FD_DISCOVERY_LOGICAL_DNS)
-        return "STRICT_DNS and LOGICAL_DNS clusters from CDS cannot be served yet (STATIC and EDS can)";
     if (cluster->tls != NULL)
         return "upstream TLS cannot be served yet";
     if (cluster->protocol == FD_UPSTREAM_HTTP2 || cluster->protocol == FD_UPSTREAM_DOWNSTREAM)

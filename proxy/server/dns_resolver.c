@@ -15,7 +15,10 @@
 #include "proxy/util/clock.h"
 
 typedef struct dns_cluster {
-    size_t index; /* in config->clusters */
+    size_t index;                /* in config->clusters; SIZE_MAX for a CDS cluster: */
+    const fd_cluster_t *cluster; /* its config, held by arena (the resolver's reference) */
+    fd_config_t *arena;
+    int removed; /* gone from CDS, or replaced: freed by the thread, posts nothing more */
     fd_router_address_t *addresses;
     size_t n_addresses;
     uint64_t due_ms;
@@ -25,8 +28,9 @@ typedef struct dns_cluster {
 struct fd_dns_resolver {
     fd_server_t *server;
     const fd_config_t *config;
-    dns_cluster_t *clusters;
+    dns_cluster_t **clusters; /* each allocated once: the thread uses one without the lock */
     size_t n_clusters;
+    int threaded; /* DNS clusters, or CDS that may bring some: the thread runs */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -103,14 +107,19 @@ static int same_addresses(const dns_cluster_t *dc, const fd_router_address_t *a,
 static void publish(fd_dns_resolver_t *r, dns_cluster_t *dc)
 {
     pthread_mutex_lock(&r->lock);
-    for (size_t w = 0; !r->stopping && w < fd_server_worker_count(r->server); w++)
-        fd_worker_send_hosts(fd_server_worker(r->server, w), dc->index, dc->addresses, dc->n_addresses);
+    for (size_t w = 0; !r->stopping && !dc->removed && w < fd_server_worker_count(r->server); w++) {
+        fd_worker_t *worker = fd_server_worker(r->server, w);
+        if (dc->index != SIZE_MAX)
+            fd_worker_send_hosts(worker, dc->index, dc->addresses, dc->n_addresses);
+        else
+            fd_worker_send_cluster_hosts(worker, dc->cluster->name.base, dc->addresses, dc->n_addresses);
+    }
     pthread_mutex_unlock(&r->lock);
 }
 
 static void refresh(fd_dns_resolver_t *r, dns_cluster_t *dc)
 {
-    const fd_cluster_t *cluster = &r->config->clusters[dc->index];
+    const fd_cluster_t *cluster = dc->cluster;
     fd_router_address_t *addresses;
     size_t n;
     int failed = resolve_cluster(cluster, &addresses, &n, dc->failing);
@@ -126,19 +135,42 @@ static void refresh(fd_dns_resolver_t *r, dns_cluster_t *dc)
     publish(r, dc);
 }
 
+static void free_entry(dns_cluster_t *dc)
+{
+    if (dc->arena != NULL)
+        fd_config_release(dc->arena);
+    free(dc->addresses);
+    free(dc);
+}
+
+/* Under the lock: the entries CDS removed go (only this thread frees them). */
+static void sweep_removed(fd_dns_resolver_t *r)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < r->n_clusters; i++) {
+        if (r->clusters[i]->removed)
+            free_entry(r->clusters[i]);
+        else
+            r->clusters[kept++] = r->clusters[i];
+    }
+    r->n_clusters = kept;
+}
+
 static void *resolver_main(void *arg)
 {
     fd_dns_resolver_t *r = arg;
     pthread_mutex_lock(&r->lock);
     while (!r->stopping) {
         uint64_t next = UINT64_MAX, now = fd_monotonic_ms();
+        sweep_removed(r);
         for (size_t i = 0; i < r->n_clusters; i++) {
-            if (r->clusters[i].due_ms <= now) {
+            dns_cluster_t *dc = r->clusters[i]; /* the array may grow while unlocked; dc stays */
+            if (dc->due_ms <= now && !dc->removed) {
                 pthread_mutex_unlock(&r->lock); /* lookups block: never while holding the lock */
-                refresh(r, &r->clusters[i]);
+                refresh(r, dc);
                 pthread_mutex_lock(&r->lock);
             }
-            next = r->clusters[i].due_ms < next ? r->clusters[i].due_ms : next;
+            next = dc->due_ms < next ? dc->due_ms : next;
         }
         if (r->stopping)
             break;
@@ -156,19 +188,39 @@ static void *resolver_main(void *arg)
     return NULL;
 }
 
+static dns_cluster_t *add_entry(fd_dns_resolver_t *r, size_t index, const fd_cluster_t *cluster)
+{
+    dns_cluster_t *dc = calloc(1, sizeof(*dc));
+    dns_cluster_t **grown = realloc(r->clusters, (r->n_clusters + 1) * sizeof(*grown));
+    if (dc == NULL || grown == NULL)
+        abort();
+    r->clusters = grown;
+    r->clusters[r->n_clusters++] = dc;
+    dc->index = index;
+    dc->cluster = cluster;
+    return dc;
+}
+
 fd_dns_resolver_t *fd_dns_resolver_create(fd_server_t *server, const fd_config_t *config)
 {
     fd_dns_resolver_t *r = calloc(1, sizeof(*r));
-    if (r == NULL || (r->clusters = calloc(config->n_clusters + 1, sizeof(*r->clusters))) == NULL)
+    if (r == NULL)
         abort();
     r->server = server;
     r->config = config;
+    r->threaded = config->cds.present;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->wake, &attr);
+    pthread_condattr_destroy(&attr);
     for (size_t c = 0; c < config->n_clusters; c++) {
         const fd_cluster_t *cluster = &config->clusters[c];
         if (cluster->type != FD_DISCOVERY_STRICT_DNS && cluster->type != FD_DISCOVERY_LOGICAL_DNS)
             continue;
-        dns_cluster_t *dc = &r->clusters[r->n_clusters++];
-        dc->index = c;
+        dns_cluster_t *dc = add_entry(r, c, cluster);
+        r->threaded = 1;
         /* the first answer before any worker runs, so traffic never meets an empty cluster it need not */
         dc->failing = resolve_cluster(cluster, &dc->addresses, &dc->n_addresses, 0);
         dc->due_ms = fd_monotonic_ms() + cluster->dns_refresh_rate_ms;
@@ -179,18 +231,71 @@ fd_dns_resolver_t *fd_dns_resolver_create(fd_server_t *server, const fd_config_t
 void fd_dns_resolver_seed(fd_dns_resolver_t *r, fd_router_worker_t *rw)
 {
     for (size_t i = 0; i < r->n_clusters; i++)
-        fd_router_update_hosts(rw, r->clusters[i].index, r->clusters[i].addresses, r->clusters[i].n_addresses);
+        fd_router_update_hosts(rw, r->clusters[i]->index, r->clusters[i]->addresses, r->clusters[i]->n_addresses);
+}
+
+/* The live entry of a CDS cluster name, under the lock. */
+static dns_cluster_t *entry_named(fd_dns_resolver_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_clusters; i++) {
+        dns_cluster_t *dc = r->clusters[i];
+        if (dc->index == SIZE_MAX && !dc->removed && strcmp(dc->cluster->name.base, name) == 0)
+            return dc;
+    }
+    return NULL;
+}
+
+fd_router_address_t *fd_dns_resolver_last(fd_dns_resolver_t *r, const char *name, size_t *n)
+{
+    pthread_mutex_lock(&r->lock);
+    dns_cluster_t *dc = entry_named(r, name);
+    *n = dc != NULL ? dc->n_addresses : 0;
+    fd_router_address_t *copy = calloc(*n ? *n : 1, sizeof(*copy));
+    if (copy == NULL)
+        abort();
+    if (*n != 0)
+        memcpy(copy, dc->addresses, *n * sizeof(*copy));
+    pthread_mutex_unlock(&r->lock);
+    for (size_t i = 0; i < *n; i++)
+        copy[i].endpoint = NULL; /* it points into the version being replaced */
+    return copy;
+}
+
+void fd_dns_resolver_add(fd_dns_resolver_t *r, fd_config_t *arena, const fd_cluster_t *cluster,
+                         const fd_router_address_t *seed, size_t n)
+{
+    pthread_mutex_lock(&r->lock);
+    dns_cluster_t *old = entry_named(r, cluster->name.base);
+    if (old != NULL)
+        old->removed = 1; /* replaced: it posts nothing more */
+    dns_cluster_t *dc = add_entry(r, SIZE_MAX, cluster);
+    fd_config_retain(arena);
+    dc->arena = arena;
+    dc->due_ms = 0; /* resolved on the thread's next turn */
+    if (n != 0) {
+        if ((dc->addresses = malloc(n * sizeof(*seed))) == NULL)
+            abort();
+        memcpy(dc->addresses, seed, n * sizeof(*seed));
+        dc->n_addresses = n;
+    }
+    pthread_cond_signal(&r->wake);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void fd_dns_resolver_remove(fd_dns_resolver_t *r, const char *name)
+{
+    pthread_mutex_lock(&r->lock);
+    dns_cluster_t *dc = entry_named(r, name);
+    if (dc != NULL) {
+        dc->removed = 1;
+        pthread_cond_signal(&r->wake);
+    }
+    pthread_mutex_unlock(&r->lock);
 }
 
 int fd_dns_resolver_start(fd_dns_resolver_t *r)
 {
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    if (r->n_clusters == 0) {
+    if (!r->threaded) {
         r->exited = 1;
         return 0;
     }
@@ -220,12 +325,12 @@ void fd_dns_resolver_stop(fd_dns_resolver_t *r)
     if (r == NULL)
         return;
     fd_dns_resolver_request_stop(r);
-    if (r->n_clusters != 0)
+    if (r->threaded)
         pthread_join(r->thread, NULL);
     pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->lock);
     for (size_t i = 0; i < r->n_clusters; i++)
-        free(r->clusters[i].addresses);
+        free_entry(r->clusters[i]);
     free(r->clusters);
     free(r);
 }

@@ -1,5 +1,6 @@
-/* DNS for STRICT_DNS and LOGICAL_DNS clusters: resolved once before the workers start,
- * then re-resolved on a thread of its own every dns_refresh_rate (dns_resolver.c). */
+/* DNS for STRICT_DNS and LOGICAL_DNS clusters: static ones resolved once before the workers
+ * start, CDS ones as they come; all re-resolved on a thread of its own every
+ * dns_refresh_rate (dns_resolver.c). */
 #ifndef FD_DNS_RESOLVER_H
 #define FD_DNS_RESOLVER_H
 
@@ -14,6 +15,15 @@ fd_dns_resolver_t *fd_dns_resolver_create(fd_server_t *server, const fd_config_t
 
 /* Gives a worker, before its thread starts, the addresses resolved so far. */
 void fd_dns_resolver_seed(fd_dns_resolver_t *resolver, fd_router_worker_t *rw);
+
+/* CDS, from the main thread: the last addresses of a DNS cluster name (a copy to free; *n 0
+ * when none), to seed its next version; a version to resolve from now on (arena holds cluster;
+ * the resolver takes its own reference), replacing any of that name and starting from seed;
+ * a name no longer resolved. Hosts of CDS clusters go to the workers by name. */
+fd_router_address_t *fd_dns_resolver_last(fd_dns_resolver_t *resolver, const char *name, size_t *n);
+void fd_dns_resolver_add(fd_dns_resolver_t *resolver, fd_config_t *arena, const fd_cluster_t *cluster,
+                         const fd_router_address_t *seed, size_t n);
+void fd_dns_resolver_remove(fd_dns_resolver_t *resolver, const char *name);
 
 /* Starts the refresh thread; -1 when it cannot. */
 int fd_dns_resolver_start(fd_dns_resolver_t *resolver);

@@ -185,6 +185,11 @@ const char *fd_server_state_name(fd_server_state_t state)
     return state == FD_SERVER_LIVE ? "LIVE" : state == FD_SERVER_DRAINING ? "DRAINING" : "INITIALIZING";
 }
 
+struct fd_dns_resolver *fd_server_dns(fd_server_t *server)
+{
+    return server->dns;
+}
+
 struct fd_cds *fd_server_cds(fd_server_t *server)
 {
     return server->cds;

@@ -3,8 +3,8 @@
 // endpoints and EDS ones whose endpoints follow on the same stream. Initializing until the
 // first clusters are warm; clusters added, changed, removed (state of the world); a request in
 // flight on a removed cluster completes; an unchanged cluster keeps its pools and counters; a
-// bad cluster NACKed while the others apply and its previous version keeps serving; a changed
-// EDS cluster warming while the old one serves; 100 cluster updates under continuous load
+// bad cluster NACKed while the others apply and its previous version keeps serving; a DNS
+// cluster resolved off the workers; a changed EDS cluster warming while the old one serves; 100 cluster updates under continuous load
 // without a failed request; Envoy's cluster_manager stats and /config_dump entries.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,7 +34,7 @@ const assignment = (service, ...indexes) =>
   anyOf('eds', { cluster_name: service, endpoints: [{ lb_endpoints: indexes.map((i) => endpoint(backends[i].port)) }] });
 
 function yaml(adminPort, port, controlPort) {
-  const routes = ['one', 'two', 'svc', 'extra', 'slow'].map((c) => `
+  const routes = ['one', 'two', 'svc', 'extra', 'slow', 'dns'].map((c) => `
               - match: {prefix: "/${c}"}
                 route: {cluster: ${c}}`).join('');
   return `node: {id: edge-3, cluster: edge}
@@ -184,9 +184,20 @@ test('a bad cluster is NACKed with the reason; the others apply and its previous
   assert.equal(await body('/one'), 'backend 1', 'the previous version of the bad one serves');
   assert.equal(await stat('cluster_manager.cds.update_rejected'), 1);
   assert.match(fd.proc.stderrText, /CDS update c8: refused cluster\(s\) keep their previous version/);
-  const dns = { ...staticCluster('dns', 0), type: 'STRICT_DNS' };
-  const nack2 = await verdict('cds', control.send(stream, 'cds', 'c9', [staticCluster('one', 1), staticCluster('extra', 0), dns].map(clusterAny)));
-  assert.match(nack2.error_detail.message, /Cluster 'dns': STRICT_DNS and LOGICAL_DNS clusters from CDS cannot be served yet/);
+});
+
+test('a DNS cluster from CDS is resolved and served; a changed one serves on with its last addresses meanwhile', async () => {
+  const dns = (refreshSeconds) => ({ name: 'dns', type: 'STRICT_DNS', dns_lookup_family: 'V4_ONLY', connect_timeout: { seconds: 1 },
+    dns_refresh_rate: { seconds: refreshSeconds },
+    load_assignment: { cluster_name: 'dns', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 'localhost', port_value: backends[0].port } } } }] }] } });
+  const others = [staticCluster('one', 1), staticCluster('extra', 0)];
+  assert.equal((await verdict('cds', control.send(stream, 'cds', 'c9', [...others, dns(5)].map(clusterAny)))).error_detail, null);
+  await until(async () => (await body('/dns')) === 'backend 0', 3000, () => 'dns served');
+  assert.match((await fetchText(`http://127.0.0.1:${admin}/clusters`)).body, /^dns::127\.0\.0\.1:\d+::hostname::localhost$/m);
+  await verdict('cds', control.send(stream, 'cds', 'c9b', [...others, dns(6)].map(clusterAny)));
+  for (let i = 0; i < 20; i++) assert.equal(await body('/dns'), 'backend 0', 'no gap while the new version resolves');
+  await verdict('cds', control.send(stream, 'cds', 'c9c', others.map(clusterAny)));
+  await until(async () => (await httpRequest(main, '/dns')).status === 503, 3000, () => 'dns removed');
 });
 
 test('a changed EDS cluster warms while its previous version serves; /config_dump shows both', async () => {
