@@ -202,6 +202,11 @@ const char *fd_ads_state_type_url(const fd_ads_state_t *st, size_t i)
     return i < st->n_subs ? st->subs[i].type_url : NULL;
 }
 
+size_t fd_ads_state_type_names(const fd_ads_state_t *st, size_t i)
+{
+    return i < st->n_subs ? st->subs[i].n_names : 0;
+}
+
 const char *fd_ads_state_version(const fd_ads_state_t *st, const char *type_url)
 {
     const fd_ads_sub_t *sub = find_sub(st, type_url);

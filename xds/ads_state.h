@@ -42,6 +42,8 @@ int fd_ads_state_subscribe(fd_ads_state_t *st, const char *type_url, const char 
 /* Subscribed type URLs, in subscription order (the order requests go out on a new stream). */
 size_t fd_ads_state_type_count(const fd_ads_state_t *st);
 const char *fd_ads_state_type_url(const fd_ads_state_t *st, size_t i);
+/* How many resource names the i-th type asks for (0: the wildcard, or none any more). */
+size_t fd_ads_state_type_names(const fd_ads_state_t *st, size_t i);
 
 /* Last accepted version_info of type_url ("" before the first ACK), NULL if not subscribed. */
 const char *fd_ads_state_version(const fd_ads_state_t *st, const char *type_url);

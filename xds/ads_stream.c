@@ -94,8 +94,15 @@ int fd_ads_stream_open(fd_ads_client_t *c)
     grpc_metadata_array_init(&s->trailing_md);
     s->details = grpc_empty_slice();
     start_call(s);
-    for (size_t i = 0; i < fd_ads_state_type_count(c->state); i++)
-        fd_ads_stream_send(c, fd_ads_state_type_url(c->state, i));
+    for (size_t i = 0; i < fd_ads_state_type_count(c->state); i++) {
+        const char *type_url = fd_ads_state_type_url(c->state, i);
+        /* a type of named resources that names none any more (EDS after its last cluster went)
+         * is not asked for on a new stream: an empty first request would be the wildcard */
+        if (fd_ads_state_type_names(c->state, i) == 0 && strcmp(type_url, FD_ADS_TYPE_CLUSTER) != 0 &&
+            strcmp(type_url, FD_ADS_TYPE_LISTENER) != 0)
+            continue;
+        fd_ads_stream_send(c, type_url);
+    }
     return 0;
 }
 

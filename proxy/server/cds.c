@@ -175,11 +175,14 @@ static void on_endpoints(void *ctx, const fd_endpoint_t *endpoints, size_t n)
 static void on_warm_timeout(h2o_timeout_entry_t *entry)
 {
     cds_cluster_t *cc = H2O_STRUCT_FROM_MEMBER(cds_cluster_t, warm_timeout, entry);
+    if (fd_server_is_draining(cc->cds->server))
+        return; /* the workers may be gone */
     fprintf(stderr,
             "frontdesk: CDS: cluster '%s' had no endpoints within its initial_fetch_timeout; it serves "
             "without hosts until they come\n",
             cc->name);
     activate(cc);
+    fd_xds_sources_flush(fd_server_xds(cc->cds->server)); /* the version it replaced may drop a service */
 }
 
 /* An accepted version: active at once, or warming until its endpoints come. */

@@ -1,9 +1,9 @@
 /* Clusters from a control server (CDS, state of the world) on the stream of the bootstrap's
  * cds_config. Each Cluster is translated on the main thread; a new or changed one goes to the
  * workers (an EDS one once its endpoints are in: it warms meanwhile, and the version it
- * replaces keeps serving; a DNS one to the resolver too), one absent from a response is removed, an unchanged one keeps its
- * pools, hosts and counters. A Cluster that is refused is NACKed with the translator's
- * message and its previous version keeps serving, while the others apply, as in Envoy. */
+ * replaces keeps serving; a DNS one to the resolver too), one absent from a response is removed, an unchanged one keeps
+ * its pools, hosts and counters. A Cluster that is refused is NACKed with the translator's message and its previous
+ * version keeps serving, while the others apply, as in Envoy. */
 #ifndef FD_CDS_H
 #define FD_CDS_H
 

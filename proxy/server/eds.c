@@ -32,6 +32,7 @@ struct fd_eds_watch {
     fd_eds_endpoints_cb on_endpoints; /* CDS clusters */
     void *ctx;
     int assigned; /* static: has had a first assignment */
+    int gone;     /* unwatched while a response was being applied: freed after it */
     fd_eds_stats_t stats;
 };
 
@@ -45,6 +46,7 @@ struct fd_eds {
     size_t n_watches;
     fd_xds_warming_t warming;    /* static clusters without a first assignment */
     uint64_t unsupported_fields; /* set in accepted assignments, ignored with a warning */
+    int applying;                /* a response is being applied: watches and services stay where they are */
 };
 
 fd_router_address_t *fd_eds_addresses(const fd_endpoint_t *endpoints, size_t n, size_t *count)
@@ -83,6 +85,33 @@ static eds_service_t *service_of(fd_eds_t *eds, const fd_xds_source_t *source, c
     return NULL;
 }
 
+static void free_service(eds_service_t *service);
+
+/* Frees the watches that are gone, and the services no cluster watches any more (no longer
+ * subscribed to). */
+static void collect(fd_eds_t *eds)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < eds->n_watches; i++) {
+        if (eds->watches[i]->gone)
+            free(eds->watches[i]);
+        else
+            eds->watches[kept++] = eds->watches[i];
+    }
+    eds->n_watches = kept;
+    kept = 0;
+    for (size_t i = 0; i < eds->n_services; i++) {
+        eds_service_t *service = eds->services[i];
+        if (service->watches != 0) {
+            eds->services[kept++] = service;
+            continue;
+        }
+        fd_xds_source_unwatch(service->source, FD_ADS_TYPE_ENDPOINT, service->name);
+        free_service(service);
+    }
+    eds->n_services = kept;
+}
+
 /* Checks one assignment into *endpoints; -1 with the translator's message in errs. */
 static int check_one(fd_eds_t *eds, const Envoy__Config__Endpoint__V3__ClusterLoadAssignment *cla,
                      fd_endpoint_t **endpoints, size_t *n, fd_cfg_errors_t *errs)
@@ -97,7 +126,7 @@ static int check_one(fd_eds_t *eds, const Envoy__Config__Endpoint__V3__ClusterLo
 static void count(fd_eds_t *eds, const eds_service_t *service, int rejected)
 {
     for (size_t i = 0; i < eds->n_watches; i++) {
-        if (eds->watches[i]->service != service)
+        if (eds->watches[i]->service != service || eds->watches[i]->gone)
             continue;
         if (rejected)
             eds->watches[i]->stats.update_rejected++;
@@ -115,9 +144,11 @@ static void take(fd_eds_t *eds, eds_service_t *service, fd_endpoint_t *endpoints
     service->n_endpoints = n;
     service->received = 1;
     fd_xds_dump_set(&service->dump, resource, version);
+    /* a callback may unwatch (a warming cluster replacing its previous version): that watch
+     * is only marked gone until the response is applied, so this walk sees every other one */
     for (size_t i = 0; i < eds->n_watches; i++) {
         fd_eds_watch_t *watch = eds->watches[i];
-        if (watch->service != service)
+        if (watch->service != service || watch->gone)
             continue;
         watch->stats.update_success++;
         if (watch->on_endpoints != NULL) {
@@ -137,6 +168,7 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
                  const char *version, char *error, size_t error_size)
 {
     fd_eds_t *eds = ctx;
+    eds->applying = 1;
     typedef struct checked {
         eds_service_t *service;
         fd_endpoint_t *endpoints;
@@ -175,6 +207,8 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
     }
     free(checked);
     fd_cfg_errors_clear(&errs);
+    eds->applying = 0;
+    collect(eds);
     return ok ? 0 : -1;
 }
 
@@ -270,19 +304,10 @@ void fd_eds_unwatch(fd_eds_t *eds, fd_eds_watch_t *watch)
 {
     if (watch == NULL)
         return;
-    for (size_t i = 0; i < eds->n_watches; i++)
-        if (eds->watches[i] == watch)
-            eds->watches[i] = eds->watches[--eds->n_watches];
-    eds_service_t *service = watch->service;
-    free(watch);
-    if (--service->watches != 0)
-        return;
-    /* no cluster wants it any more: unsubscribed, and forgotten */
-    fd_xds_source_unwatch(service->source, FD_ADS_TYPE_ENDPOINT, service->name);
-    for (size_t i = 0; i < eds->n_services; i++)
-        if (eds->services[i] == service)
-            eds->services[i] = eds->services[--eds->n_services];
-    free_service(service);
+    watch->gone = 1;
+    watch->service->watches--;
+    if (!eds->applying)
+        collect(eds);
 }
 
 int fd_eds_ready(const fd_eds_t *eds)

@@ -43,6 +43,7 @@ size_t fd_server_worker_count(fd_server_t *server);
 struct fd_worker *fd_server_worker(fd_server_t *server, size_t index);
 int fd_server_drain_expired(fd_server_t *server);
 fd_server_state_t fd_server_state(fd_server_t *server);
+int fd_server_is_draining(fd_server_t *server);
 const char *fd_server_state_name(fd_server_state_t state);
 struct fd_cds *fd_server_cds(fd_server_t *server); /* NULL: no CDS */
 struct fd_dns_resolver *fd_server_dns(fd_server_t *server);

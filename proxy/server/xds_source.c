@@ -59,7 +59,6 @@ typedef struct xds_message {
 } xds_message_t;
 
 static int start_source(fd_xds_sources_t *sources, fd_xds_source_t *source);
-static void flush_subscriptions(fd_xds_sources_t *sources);
 
 static void free_message(xds_message_t *msg)
 {
@@ -185,7 +184,7 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
         if (!sources->stopping) /* draining: the workers may be going; no verdict either */
             apply(msg);
         free_message(msg);
-        flush_subscriptions(sources);
+        fd_xds_sources_flush(sources);
     }
 }
 
@@ -311,7 +310,7 @@ static watch_t *watch_for(fd_xds_source_t *source, const char *type_url, const P
 /* Once the streams run, a changed set of names is a new request, sent when the response being
  * applied is done (one request for a thousand clusters' EDS names, not a thousand); a source
  * first used after the start (a CDS cluster's) opens its stream then. */
-static void flush_subscriptions(fd_xds_sources_t *sources)
+void fd_xds_sources_flush(fd_xds_sources_t *sources)
 {
     for (size_t s = 0; sources->started && !sources->stopping && s < sources->n; s++) {
         fd_xds_source_t *source = sources->items[s];

@@ -45,6 +45,10 @@ void fd_xds_source_watch_all(fd_xds_source_t *source, const char *type_url, cons
 /* No longer asks for name (EDS of a removed cluster). */
 void fd_xds_source_unwatch(fd_xds_source_t *source, const char *type_url, const char *name);
 
+/* Sends the subscriptions whose names changed (and opens a stream first used now). Done after
+ * each applied response; whoever changes watches at another time calls it. */
+void fd_xds_sources_flush(fd_xds_sources_t *sources);
+
 /* Opens the streams; -1 when a client cannot start. */
 int fd_xds_sources_start(fd_xds_sources_t *sources);
 

@@ -293,3 +293,18 @@ test('a CDS stream of its own (api_config_source); an EDS cluster whose endpoint
     await own.stop();
   }
 });
+
+test('one EDS response warms a cluster that changed service and a new one on that service, and drops the old service', async () => {
+  // 'two' moves from two-b to two-c and 'svc' comes on two-c; the response names two-c first,
+  // so taking it activates 'two' (dropping two-b) while the response is still being applied
+  const nonce = control.send(stream, 'cds', 'w1',
+    [staticCluster('one', 0), staticCluster('extra', 0), edsCluster('two', 'two-c'), edsCluster('svc', 'two-c')].map(clusterAny));
+  await verdict('cds', nonce);
+  await until(() => edsNames().includes('two-c'), 5000, () => control.describe());
+  await verdict('eds', control.send(stream, 'eds', 'w1', [assignment('two-c', 1), assignment('two-b', 2)]));
+  await until(async () => (await body('/two')) === 'backend 1', 3000, () => 'two moved');
+  await until(async () => (await body('/svc')) === 'backend 1', 3000, () => 'svc warmed by the same response');
+  await until(() => edsNames().join() === 'two-c', 5000, () => `two-b dropped: ${control.describe()}`);
+  assert.equal(await stat('cluster_manager.warming_clusters'), 0);
+  assert.equal(await stat('cluster.svc.update_success'), 1);
+});
