@@ -4,6 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+fd_config_t *fd_config_new(void)
+{
+    fd_config_t *config = calloc(1, sizeof(*config));
+    if (config == NULL)
+        abort();
+    h2o_mem_init_pool(&config->pool);
+    config->refcount = 1;
+    return config;
+}
+
 void fd_config_retain(fd_config_t *config)
 {
     __atomic_add_fetch(&config->refcount, 1, __ATOMIC_RELAXED);
@@ -22,10 +32,7 @@ const fd_cluster_t *fd_config_find_cluster(const fd_config_t *config, const char
     size_t lo = 0, hi = config->n_clusters;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        const fd_string_t *n = &config->clusters[mid].name;
-        int cmp = memcmp(n->base, name, n->len < len ? n->len : len);
-        if (cmp == 0)
-            cmp = n->len < len ? -1 : n->len > len;
+        int cmp = fd_string_compare(&config->clusters[mid].name, name, len);
         if (cmp == 0)
             return &config->clusters[mid];
         if (cmp < 0)

@@ -7,6 +7,7 @@
 #include <h2o/memory.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -442,6 +443,15 @@ typedef struct fd_config {
     fd_config_source_ref_t ads, lds, cds;
 } fd_config_t;
 
+/* Orders a name against (name, len): the order of config->clusters and of lookups by name. */
+static inline int fd_string_compare(const fd_string_t *a, const char *name, size_t len)
+{
+    int c = memcmp(a->base, name, a->len < len ? a->len : len);
+    return c != 0 ? c : (a->len > len) - (a->len < len);
+}
+
+/* An empty config (or arena for one xDS resource) with one reference and its pool. */
+fd_config_t *fd_config_new(void);
 void fd_config_retain(fd_config_t *config);
 void fd_config_release(fd_config_t *config);
 

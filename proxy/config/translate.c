@@ -210,11 +210,7 @@ fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstra
                                     const fd_cfg_source_t *src, const fd_filter_registry_t *filters,
                                     fd_cfg_errors_t *errs)
 {
-    fd_config_t *config = calloc(1, sizeof(*config));
-    if (config == NULL)
-        abort();
-    h2o_mem_init_pool(&config->pool);
-    config->refcount = 1;
+    fd_config_t *config = fd_config_new();
     fd_translator_t tr = {.src = src, .errs = errs, .config = config, .filters = filters};
     size_t errors_before = errs->count + errs->dropped;
     fd_tr_check_supported(&tr, &bootstrap->base);
@@ -244,11 +240,7 @@ fd_config_t *fd_translate_route_configuration(const Envoy__Config__Route__V3__Ro
                                               const fd_filter_registry_t *filters, fd_route_table_t **table,
                                               fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings)
 {
-    fd_config_t *arena = calloc(1, sizeof(*arena));
-    if (arena == NULL)
-        abort();
-    h2o_mem_init_pool(&arena->pool);
-    arena->refcount = 1;
+    fd_config_t *arena = fd_config_new();
     /* have_cds: clusters a route names are looked up when a request comes, as Envoy's RDS does */
     fd_translator_t tr = {.errs = errs, .config = arena, .filters = filters, .warnings = warnings, .have_cds = 1};
     size_t errors_before = errs->count + errs->dropped;

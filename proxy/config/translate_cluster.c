@@ -202,11 +202,7 @@ int fd_translate_load_assignment(const Envoy__Config__Endpoint__V3__ClusterLoadA
                                  fd_endpoint_t **endpoints, size_t *n, fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings)
 {
     /* a scratch config: its pool holds what the translator makes, copied out below */
-    fd_config_t *scratch = calloc(1, sizeof(*scratch));
-    if (scratch == NULL)
-        abort();
-    h2o_mem_init_pool(&scratch->pool);
-    scratch->refcount = 1;
+    fd_config_t *scratch = fd_config_new();
     fd_translator_t tr = {.errs = errs, .config = scratch, .warnings = warnings};
     size_t errors_before = errs->count + errs->dropped;
     fd_tr_check_supported(&tr, &cla->base);
@@ -231,11 +227,7 @@ int fd_translate_load_assignment(const Envoy__Config__Endpoint__V3__ClusterLoadA
 fd_config_t *fd_translate_cluster_resource(const Envoy__Config__Cluster__V3__Cluster *c, const fd_config_t *statics,
                                            fd_cluster_t **cluster, fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings)
 {
-    fd_config_t *arena = calloc(1, sizeof(*arena));
-    if (arena == NULL)
-        abort();
-    h2o_mem_init_pool(&arena->pool);
-    arena->refcount = 1;
+    fd_config_t *arena = fd_config_new();
     fd_translator_t tr = {.errs = errs, .config = arena, .warnings = warnings};
     size_t errors_before = errs->count + errs->dropped;
     fd_tr_check_supported(&tr, &c->base);

@@ -8,20 +8,13 @@
 
 #define SWEEP_INTERVAL_MS 1000
 
-static int compare_name(const fd_router_cluster_t *rc, const char *name, size_t len)
-{
-    const fd_string_t *n = &rc->config->name;
-    int c = memcmp(n->base, name, n->len < len ? n->len : len);
-    return c != 0 ? c : (n->len > len) - (n->len < len);
-}
-
 /* The index of name in rw->dynamic, or where it would go (with *found 0). */
 static size_t position_of(const fd_router_worker_t *rw, const char *name, size_t len, int *found)
 {
     size_t lo = 0, hi = rw->n_dynamic;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = compare_name(rw->dynamic[mid], name, len);
+        int c = fd_string_compare(&rw->dynamic[mid]->config->name, name, len);
         if (c == 0) {
             *found = 1;
             return mid;

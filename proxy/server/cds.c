@@ -336,12 +336,9 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
     if (first_response)
         fd_xds_warming_arrived(&cds->first);
     if (errs.count != 0) {
-        char *text = fd_cfg_errors_join(&errs);
-        fprintf(stderr, "frontdesk: CDS update %s: refused cluster(s) keep their previous version:\n%s\n", version,
-                text);
-        snprintf(error, error_size, "%s", text);
-        free(text);
-        fd_cfg_errors_clear(&errs);
+        char what[300];
+        snprintf(what, sizeof(what), "CDS update %s: refused cluster(s) keep their previous version", version);
+        fd_xds_reject(&errs, error, error_size, what);
         cds->stats.update_rejected++;
         return -1;
     }

@@ -194,10 +194,9 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
         }
     }
     if (!ok) {
-        char *text = fd_cfg_errors_join(&errs);
-        fprintf(stderr, "frontdesk: EDS update %s rejected, the previous endpoints keep serving:\n%s\n", version, text);
-        snprintf(error, error_size, "%s", text);
-        free(text);
+        char what[300];
+        snprintf(what, sizeof(what), "EDS update %s rejected, the previous endpoints keep serving", version);
+        fd_xds_reject(&errs, error, error_size, what);
     }
     for (size_t i = 0; i < n; i++) {
         if (ok && checked[i].service != NULL)

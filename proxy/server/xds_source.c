@@ -514,3 +514,12 @@ int fd_xds_report(fd_cfg_errors_t *errs, fd_cfg_errors_t *one, fd_cfg_errors_t *
     fd_cfg_errors_clear(warnings);
     return rc;
 }
+
+void fd_xds_reject(fd_cfg_errors_t *errs, char *error, size_t error_size, const char *what)
+{
+    char *text = fd_cfg_errors_join(errs);
+    fprintf(stderr, "frontdesk: %s:\n%s\n", what, text);
+    snprintf(error, error_size, "%s", text);
+    free(text);
+    fd_cfg_errors_clear(errs);
+}

@@ -81,6 +81,10 @@ void fd_xds_warming_dispose(fd_xds_warming_t *warming);
 int fd_xds_report(fd_cfg_errors_t *errs, fd_cfg_errors_t *one, fd_cfg_errors_t *warnings, const char *kind,
                   const char *tag, const char *name, uint64_t *unsupported);
 
+/* A response refused (wholly or in part): logs "frontdesk: <what>:" and every error of errs,
+ * and copies them into error (the NACK's error_detail). Clears errs. */
+void fd_xds_reject(fd_cfg_errors_t *errs, char *error, size_t error_size, const char *what);
+
 /* Stops the client threads and frees everything; main thread; NULL is a no-op. */
 void fd_xds_sources_free(fd_xds_sources_t *sources);
 

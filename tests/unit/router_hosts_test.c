@@ -169,9 +169,7 @@ static void test_eds_update_reweighs_in_place(void **state)
 /* A CDS cluster's arena, as the translator makes one: the cluster lives in its pool. */
 static fd_config_t *cds_arena(const char *name, const fd_cluster_t **out)
 {
-    fd_config_t *arena = calloc(1, sizeof(*arena));
-    h2o_mem_init_pool(&arena->pool);
-    arena->refcount = 1;
+    fd_config_t *arena = fd_config_new();
     fd_cluster_t *c = h2o_mem_alloc_pool(&arena->pool, sizeof(*c));
     *c = (fd_cluster_t){.name = {name, strlen(name)}, .connect_timeout_ms = 1000, .upstream_idle_timeout_ms = 60000};
     *out = c;
