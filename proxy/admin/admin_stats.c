@@ -150,7 +150,7 @@ static void collect_http(fd_admin_stats_t *stats, struct fd_server *server)
             if (strcmp(fd_listener_first_chain(&config->listeners[k])->http.stat_prefix.base, prefix) != 0)
                 continue;
             for (size_t w = 0; w < fd_server_worker_count(server); w++)
-                sum_block(total, (const uint64_t *)&fd_server_worker(server, w)->listeners[k].stats,
+                sum_block(total, (const uint64_t *)&fd_server_worker(server, w)->listeners[k]->stats,
                           fd_http_stat_count);
         }
         for (size_t i = 0; i < fd_http_stat_count; i++)
@@ -171,7 +171,7 @@ void fd_admin_stats_collect(fd_admin_stats_t *stats, struct fd_server *server, u
     uint64_t connections = 0;
     for (size_t w = 0; w < fd_server_worker_count(server); w++)
         for (size_t l = 0; l < config->n_listeners; l++)
-            connections += FD_STAT_LOAD(fd_server_worker(server, w)->listeners[l].stats.downstream_cx_active);
+            connections += FD_STAT_LOAD(fd_server_worker(server, w)->listeners[l]->stats.downstream_cx_active);
     int draining = fd_server_is_draining(server);
     add_stat(stats, "server", "", "live", FD_STAT_GAUGE, !draining);
     add_stat(stats, "server", "", "state", FD_STAT_GAUGE, fd_server_state(server)); /* Envoy's numbers */

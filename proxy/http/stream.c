@@ -14,14 +14,9 @@
 #include "proxy/router/route_match.h"
 #include "proxy/router/router.h"
 #include "proxy/router/upstream_request.h"
+#include "proxy/server/listener_runtime.h"
 #include "proxy/server/server.h"
-#include "proxy/server/tls.h"
 #include "proxy/server/worker.h"
-
-typedef struct stream_handler {
-    h2o_handler_t super;
-    size_t listener;
-} stream_handler_t;
 
 /* What a request leaves behind when h2o frees its pool: the request is no longer in
  * flight (drain waits for that), its status is counted under the listener's prefix, and
@@ -120,9 +115,10 @@ static stream_end_t *track_request(fd_worker_listener_t *wl, h2o_req_t *req)
     return end;
 }
 
-static const fd_filter_chain_t *pick_chain(fd_worker_listener_t *wl, h2o_req_t *req, const fd_listener_t *listener)
+static const fd_filter_chain_t *pick_chain(fd_worker_listener_t *wl, h2o_req_t *req)
 {
-    const fd_listener_tls_t *lt = fd_server_listener_tls(wl->worker->server, wl->index);
+    const fd_listener_t *listener = wl->runtime->listener;
+    const fd_listener_tls_t *lt = &wl->runtime->tls;
     ssize_t index = lt->base != NULL ? fd_tls_chain_of(req->conn->callbacks->get_socket(req->conn), lt)
                                      : fd_tls_pick_chain(listener, NULL);
     if (index < 0)
@@ -201,13 +197,13 @@ static void route_request(void *data)
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
+    (void)self; /* one handler for every listener: the worker listener says which */
     fd_worker_listener_t *wl = fd_worker_listener_of(req->conn->ctx);
     fd_worker_t *worker = wl->worker;
-    const fd_config_t *config = worker->config;
     stream_end_t *end = track_request(wl, req);
     if (worker->draining)
         req->http1_is_persistent = 0; /* "connection: close": the client reconnects elsewhere */
-    const fd_filter_chain_t *chain = pick_chain(wl, req, &config->listeners[((stream_handler_t *)self)->listener]);
+    const fd_filter_chain_t *chain = pick_chain(wl, req);
     end->chain = chain;
     if (chain == NULL) {
         route_request(end);
@@ -236,9 +232,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-void fd_stream_register(h2o_pathconf_t *pathconf, size_t listener)
+void fd_stream_register(h2o_pathconf_t *pathconf)
 {
-    stream_handler_t *handler = (stream_handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
-    handler->super.on_req = on_req;
-    handler->listener = listener;
+    h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
+    handler->on_req = on_req;
 }

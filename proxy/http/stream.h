@@ -5,7 +5,8 @@
 
 #include <h2o.h>
 
-/* Installs the stream handler for config->listeners[listener] on pathconf. */
-void fd_stream_register(h2o_pathconf_t *pathconf, size_t listener);
+/* Installs the stream handler on a listener's pathconf (the request's worker listener says
+ * which listener it is). */
+void fd_stream_register(h2o_pathconf_t *pathconf);
 
 #endif

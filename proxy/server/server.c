@@ -12,12 +12,11 @@
 
 #include "proxy/accesslog/access_log.h"
 #include "proxy/admin/admin.h"
-#include "proxy/http/stream.h"
-#include "proxy/router/route_match.h"
 #include "proxy/server/cds.h"
 #include "proxy/server/dns_resolver.h"
 #include "proxy/server/eds.h"
 #include "proxy/server/listen_socket.h"
+#include "proxy/server/listener_runtime.h"
 #include "proxy/server/rds.h"
 #include "proxy/server/tls.h"
 #include "proxy/server/worker.h"
@@ -28,8 +27,7 @@
 struct fd_server {
     fd_config_t *config;
     fd_server_options_t options;
-    h2o_globalconf_t *globalconfs; /* one per listener */
-    fd_listener_tls_t *tls;        /* one per listener */
+    fd_listener_runtime_t **listeners; /* one per static listener */
     fd_worker_t *workers;
     size_t n_workers;
     h2o_evloop_t *loop; /* main thread: admin and signals */
@@ -44,19 +42,9 @@ struct fd_server {
     uint64_t drain_deadline; /* CLOCK_MONOTONIC ms */
 };
 
-h2o_globalconf_t *fd_server_globalconf(fd_server_t *server, size_t listener)
+fd_listener_runtime_t *fd_server_listener(fd_server_t *server, size_t listener)
 {
-    return &server->globalconfs[listener];
-}
-
-SSL_CTX *fd_server_ssl_ctx(fd_server_t *server, size_t listener)
-{
-    return server->tls[listener].base;
-}
-
-const fd_listener_tls_t *fd_server_listener_tls(fd_server_t *server, size_t listener)
-{
-    return &server->tls[listener];
+    return server->listeners[listener];
 }
 
 fd_config_t *fd_server_config(fd_server_t *server)
@@ -87,53 +75,6 @@ int fd_server_dns_exited(fd_server_t *server)
 int fd_server_drain_expired(fd_server_t *server)
 {
     return fd_monotonic_ms() >= __atomic_load_n(&server->drain_deadline, __ATOMIC_ACQUIRE);
-}
-
-/* h2o settings come from each listener's HTTP connection manager. */
-static void init_globalconf(fd_server_t *server, size_t index)
-{
-    h2o_globalconf_t *conf = &server->globalconfs[index];
-    const fd_listener_t *listener = &server->config->listeners[index];
-    const fd_http_manager_t *http = &fd_listener_first_chain(listener)->http;
-    h2o_config_init(conf);
-    conf->server_name = h2o_iovec_init(http->server_name.base, http->server_name.len);
-    if (http->request_headers_timeout_ms != 0)
-        conf->http1.req_timeout = http->request_headers_timeout_ms;
-    conf->http2.idle_timeout = http->idle_timeout_ms;
-    /* h2o 2.2 reads a request body whole before the handler runs: bound what one request holds */
-    conf->max_request_entity_size = FD_MAX_REQUEST_BODY_BYTES;
-    conf->http2.max_concurrent_requests_per_connection =
-        http->http2_max_concurrent_streams < 256 ? http->http2_max_concurrent_streams : 256;
-    h2o_hostconf_t *host = h2o_config_register_host(conf, h2o_iovec_init(H2O_STRLIT("*")), 65535);
-    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    /* h2o's default filter chunk-encodes HTTP/1.1 bodies of unknown length and closes the
-     * connection after any such non-200 response; frontdesk's HTTP/1.1 codec frames bodies
-     * itself (HTTP/2 never needed it) */
-    for (size_t i = 0; i < path->filters.size; i++) {
-        if (path->filters.entries[i]->dispose != NULL)
-            path->filters.entries[i]->dispose(path->filters.entries[i]);
-        free(path->filters.entries[i]);
-    }
-    path->filters.size = 0;
-    fd_stream_register(path, index);
-}
-
-/* Route lookups go through indexes built once per table, before any worker reads it. */
-static int index_routes(fd_config_t *config)
-{
-    for (size_t l = 0; l < config->n_listeners; l++) {
-        const fd_listener_t *listener = &config->listeners[l];
-        for (size_t c = 0; c <= listener->n_chains; c++) {
-            const fd_filter_chain_t *chain = fd_listener_chain_at(listener, c);
-            if (chain != NULL && chain->http.routes != NULL &&
-                fd_route_index_build(chain->http.routes, &config->pool) != 0) {
-                fprintf(stderr, "frontdesk: listener '%s': a virtual host has too many routes to index\n",
-                        listener->name.base);
-                return -1;
-            }
-        }
-    }
-    return 0;
 }
 
 static int open_sockets(fd_server_t *server, int *fds)
@@ -267,39 +208,7 @@ static void dispose_server(fd_server_t *server)
     for (int i = 0; i < 3; i++) /* let the deferred closes run before the loop goes */
         h2o_evloop_run(server->loop, 0);
     h2o_evloop_destroy(server->loop);
-    for (size_t i = 0; i < server->config->n_listeners; i++) {
-        h2o_config_dispose(&server->globalconfs[i]);
-        fd_tls_listener_dispose(&server->tls[i]);
-    }
-    free(server->tls);
-    free(server->globalconfs);
     free(server->workers);
-}
-
-/* Each access log of each filter chain gets its sink (one per path, shared). */
-static int open_access_logs(fd_config_t *config, int open)
-{
-    for (size_t l = 0; l < config->n_listeners; l++) {
-        fd_listener_t *listener = &config->listeners[l];
-        for (size_t c = 0; c <= listener->n_chains; c++) {
-            fd_filter_chain_t *chain = c < listener->n_chains ? &listener->chains[c] : listener->default_chain;
-            for (size_t i = 0; chain != NULL && i < chain->http.n_access_logs; i++) {
-                fd_access_log_t *log = &chain->http.access_logs[i];
-                const char *path = log->kind == FD_ACCESS_LOG_FILE     ? log->path.base
-                                   : log->kind == FD_ACCESS_LOG_STDOUT ? "/dev/stdout"
-                                                                       : "/dev/stderr";
-                char err[256];
-                if (!open) {
-                    fd_access_log_sink_release(log->sink);
-                    log->sink = NULL;
-                } else if ((log->sink = fd_access_log_sink_open(path, err, sizeof(err))) == NULL) {
-                    fprintf(stderr, "frontdesk: listener '%s': access log '%s': %s\n", listener->name.base, path, err);
-                    return -1;
-                }
-            }
-        }
-    }
-    return 0;
 }
 
 static int names(const fd_string_t *name, const fd_string_t *cluster)
@@ -357,25 +266,19 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     fd_server_t server = {.config = config, .options = *options, .drain_deadline = UINT64_MAX};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     server.n_workers = options->concurrency ? options->concurrency : (cores > 0 ? (size_t)cores : 1);
-    server.globalconfs = calloc(config->n_listeners ? config->n_listeners : 1, sizeof(*server.globalconfs));
+    server.listeners = calloc(config->n_listeners ? config->n_listeners : 1, sizeof(*server.listeners));
     server.workers = calloc(server.n_workers, sizeof(*server.workers));
-    if (server.globalconfs == NULL || server.workers == NULL)
+    if (server.listeners == NULL || server.workers == NULL)
         abort();
-    server.tls = calloc(config->n_listeners ? config->n_listeners : 1, sizeof(*server.tls));
-    if (server.tls == NULL)
-        abort();
+    if (fd_access_log_start(NULL) != 0)
+        return 1;
     for (size_t i = 0; i < config->n_listeners; i++) {
         char err[512];
-        init_globalconf(&server, i);
-        if (fd_tls_listener_init(&server.tls[i], &config->listeners[i], err, sizeof(err)) != 0) {
+        if ((server.listeners[i] = fd_listener_runtime_new(config, &config->listeners[i], err, sizeof(err))) == NULL) {
             fprintf(stderr, "frontdesk: listener '%s': %s\n", config->listeners[i].name.base, err);
             return 1;
         }
     }
-    if (index_routes(config) != 0)
-        return 1;
-    if (fd_access_log_start(NULL) != 0 || open_access_logs(config, 1) != 0)
-        return 1;
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -424,7 +327,9 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     fd_rds_free(server.rds);
     dispose_server(&server);
     fd_access_log_stop(); /* writes what the workers handed over */
-    open_access_logs(config, 0);
+    for (size_t i = 0; i < config->n_listeners; i++)
+        fd_listener_runtime_release(server.listeners[i]);
+    free(server.listeners);
     fprintf(stderr, "frontdesk: drained, exiting\n");
     return 0;
 }

@@ -35,9 +35,7 @@ struct fd_worker;
 int fd_server_run(fd_config_t *config, const fd_server_options_t *options);
 
 /* For workers: per-listener shared settings, and the drain deadline. */
-h2o_globalconf_t *fd_server_globalconf(fd_server_t *server, size_t listener);
-SSL_CTX *fd_server_ssl_ctx(fd_server_t *server, size_t listener);
-const struct fd_listener_tls *fd_server_listener_tls(fd_server_t *server, size_t listener);
+struct fd_listener_runtime *fd_server_listener(fd_server_t *server, size_t listener); /* a static listener's */
 fd_config_t *fd_server_config(fd_server_t *server);
 size_t fd_server_worker_count(fd_server_t *server);
 struct fd_worker *fd_server_worker(fd_server_t *server, size_t index);

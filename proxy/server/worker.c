@@ -10,6 +10,7 @@
 
 #include "proxy/accesslog/access_log.h"
 #include "proxy/server/accept.h"
+#include "proxy/server/listener_runtime.h"
 #include "proxy/server/server.h"
 
 #define ACCEPTS_PER_WAKEUP 16
@@ -94,7 +95,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 static void stop_accepting(fd_worker_t *worker)
 {
     for (size_t i = 0; i < worker->n_listeners; i++) {
-        fd_worker_listener_t *wl = &worker->listeners[i];
+        fd_worker_listener_t *wl = worker->listeners[i];
         if (h2o_timeout_is_linked(&wl->accept_pause))
             h2o_timeout_unlink(&wl->accept_pause);
         if (wl->sock != NULL) {
@@ -132,7 +133,7 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
             fd_router_remove_cluster(&worker->router, msg->name);
         } else if (msg->kind == CONTROL_ACCEPT && !worker->draining) {
             for (size_t i = 0; i < worker->n_listeners; i++)
-                start_accepting_on(&worker->listeners[i]);
+                start_accepting_on(worker->listeners[i]);
         } else if (msg->kind == CONTROL_ROUTES) {
             fd_worker_routes_update(worker, msg->name, msg->arena, msg->table);
         }
@@ -141,23 +142,43 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     }
 }
 
-static void init_listener(fd_worker_t *worker, size_t i, int fd)
+/* A listener on this worker, accepting on fd, with a reference to runtime. */
+static fd_worker_listener_t *new_listener(fd_worker_t *worker, fd_listener_runtime_t *runtime, int fd)
 {
-    fd_worker_listener_t *wl = &worker->listeners[i];
+    fd_worker_listener_t *wl = calloc(1, sizeof(*wl));
+    if (wl == NULL)
+        abort();
     wl->worker = worker;
-    wl->index = i;
+    wl->runtime = runtime;
     wl->fd = fd;
-    h2o_context_init(&wl->ctx, worker->loop, fd_server_globalconf(worker->server, i));
+    h2o_context_init(&wl->ctx, worker->loop, &runtime->globalconf);
     wl->accept_ctx.ctx = &wl->ctx;
     wl->accept_ctx.hosts = wl->ctx.globalconf->hosts;
-    wl->accept_ctx.ssl_ctx = fd_server_ssl_ctx(worker->server, i);
-    fd_http1_listener_init(&wl->http1, &wl->accept_ctx, &fd_listener_first_chain(&worker->config->listeners[i])->http,
+    wl->accept_ctx.ssl_ctx = runtime->tls.base;
+    fd_http1_listener_init(&wl->http1, &wl->accept_ctx, &fd_listener_first_chain(runtime->listener)->http,
                            FD_MAX_REQUEST_BODY_BYTES);
     wl->sock = h2o_evloop_socket_create(worker->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     wl->sock->data = wl;
     /* until the config is warm (EDS, RDS), connections wait in the backlog, as with Envoy */
     if (fd_server_state(worker->server) == FD_SERVER_LIVE)
         start_accepting_on(wl);
+    return wl;
+}
+
+/* What the worker made for one listener, in reverse; no connection is left on it. */
+static void dispose_listener(fd_worker_listener_t *wl)
+{
+    h2o_context_t *ctx = &wl->ctx;
+    if (h2o_timeout_is_linked(&wl->accept_pause))
+        h2o_timeout_unlink(&wl->accept_pause);
+    if (wl->sock != NULL)
+        h2o_socket_close(wl->sock);
+    /* h2o_context_request_shutdown armed HTTP/2's graceful-shutdown timer; no connection is left */
+    if (h2o_timeout_is_linked(&ctx->http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
+    fd_http1_listener_dispose(&wl->http1);
+    h2o_context_dispose(ctx);
+    wl->disposed = 1;
 }
 
 /* Everything the worker made, in reverse: the loop's objects belong to this thread. */
@@ -165,16 +186,8 @@ static void dispose_worker(fd_worker_t *worker)
 {
     for (int i = 0; i < 3; i++) /* let deferred closes and zero-delay timers run first */
         h2o_evloop_run(worker->loop, 0);
-    for (size_t i = 0; i < worker->n_listeners; i++) {
-        h2o_context_t *ctx = &worker->listeners[i].ctx;
-        if (worker->listeners[i].sock != NULL)
-            h2o_socket_close(worker->listeners[i].sock);
-        /* h2o_context_request_shutdown armed HTTP/2's graceful-shutdown timer; no connection is left */
-        if (h2o_timeout_is_linked(&ctx->http2._graceful_shutdown_timeout))
-            h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
-        fd_http1_listener_dispose(&worker->listeners[i].http1);
-        h2o_context_dispose(ctx);
-    }
+    for (size_t i = 0; i < worker->n_listeners; i++)
+        dispose_listener(worker->listeners[i]);
     fd_router_worker_dispose(&worker->router);
     fd_loop_timers_dispose(&worker->timers);
     fd_worker_routes_dispose(worker);
@@ -233,8 +246,11 @@ int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index,
     worker->listeners = calloc(worker->n_listeners ? worker->n_listeners : 1, sizeof(*worker->listeners));
     if (worker->listeners == NULL)
         abort();
-    for (size_t i = 0; i < worker->n_listeners; i++)
-        init_listener(worker, i, listen_fds[i]);
+    for (size_t i = 0; i < worker->n_listeners; i++) {
+        fd_listener_runtime_t *runtime = fd_server_listener(server, i);
+        fd_listener_runtime_retain(runtime);
+        worker->listeners[i] = new_listener(worker, runtime, listen_fds[i]);
+    }
     fd_server_seed_worker(server, &worker->router);
     sem_init(&worker->queue_made, 0, 0);
     if (pthread_create(&worker->thread, NULL, worker_main, worker) != 0) {
@@ -313,5 +329,11 @@ void fd_worker_send_routes(fd_worker_t *worker, const char *name, fd_config_t *a
 void fd_worker_join(fd_worker_t *worker)
 {
     pthread_join(worker->thread, NULL);
-    free(worker->listeners); /* not in dispose_worker: the admin thread reads their stats until now */
+    /* not in dispose_worker: the admin thread reads their stats until now */
+    for (size_t i = 0; i < worker->n_listeners; i++) {
+        if (worker->listeners[i]->disposed) /* else cut off by the drain deadline: left to the exit */
+            fd_listener_runtime_release(worker->listeners[i]->runtime);
+        free(worker->listeners[i]);
+    }
+    free(worker->listeners);
 }

@@ -16,16 +16,19 @@
 
 struct fd_server;
 
+struct fd_listener_runtime;
+
 /* One listener as seen by one worker: an h2o context and the accepting socket. */
 typedef struct fd_worker_listener {
     struct fd_worker *worker;
-    size_t index; /* in config->listeners */
+    struct fd_listener_runtime *runtime; /* its config and settings: this worker's reference */
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
     fd_http1_listener_t http1; /* the HTTP/1.1 connections and their settings */
     h2o_socket_t *sock;
     h2o_timeout_entry_t accept_pause; /* accepting paused after EMFILE and the like */
     int accepting;                    /* once the config is warm */
+    int disposed;                     /* its context is gone (the worker exited cleanly) */
     int fd;
     fd_http_stats_t stats; /* this listener's HTTP connection manager, on this worker */
 } fd_worker_listener_t;
@@ -56,7 +59,7 @@ typedef struct fd_worker {
     fd_worker_rds_t *rds;    /* worker_routes.c */
     size_t n_rds;
     struct fd_access_log_worker *access_log; /* this thread's access log buffers */
-    fd_worker_listener_t *listeners;
+    fd_worker_listener_t **listeners;        /* each allocated once (the admin reads their stats) */
     size_t n_listeners;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t control; /* messages from the main thread */
