@@ -10,6 +10,7 @@
 #include "proxy/admin/admin_stats.h"
 #include "proxy/server/cds.h"
 #include "proxy/server/eds.h"
+#include "proxy/server/lds.h"
 #include "proxy/server/listen_socket.h"
 #include "proxy/server/rds.h"
 #include "proxy/server/server.h"
@@ -129,7 +130,9 @@ static void on_clusters(fd_admin_t *admin, h2o_req_t *req)
 
 static void on_config_dump(fd_admin_t *admin, h2o_req_t *req)
 {
-    fd_admin_dynamic_dump_t dynamic = {json_array(), json_array(), json_array(), json_array(), NULL};
+    fd_admin_dynamic_dump_t dynamic = {json_array(), json_array(), json_array(), json_array(),
+                                       json_array(), NULL,         NULL};
+    fd_lds_config_dump(fd_server_lds(admin->server), dynamic.listeners, &dynamic.listeners_version);
     fd_rds_config_dump(fd_server_rds(admin->server), dynamic.routes);
     fd_eds_config_dump(fd_server_eds(admin->server), dynamic.endpoints);
     fd_cds_config_dump(fd_server_cds(admin->server), dynamic.active_clusters, dynamic.warming_clusters,
@@ -139,6 +142,7 @@ static void on_config_dump(fd_admin_t *admin, h2o_req_t *req)
     json_decref(dynamic.endpoints);
     json_decref(dynamic.active_clusters);
     json_decref(dynamic.warming_clusters);
+    json_decref(dynamic.listeners);
     reply(req, 200, "application/json", body, strlen(body));
     free(body);
 }

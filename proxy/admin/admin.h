@@ -21,8 +21,9 @@ char *fd_admin_clusters_render(struct fd_server *server);
 
 /* The dynamic parts of /config_dump, in Envoy's layout (each an array of entries). */
 typedef struct fd_admin_dynamic_dump {
-    json_t *routes, *endpoints, *active_clusters, *warming_clusters;
-    const char *clusters_version; /* the last accepted CDS version_info, or NULL */
+    json_t *routes, *endpoints, *active_clusters, *warming_clusters, *listeners;
+    const char *clusters_version;  /* the last accepted CDS version_info, or NULL */
+    const char *listeners_version; /* LDS's */
 } fd_admin_dynamic_dump_t;
 char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at, const fd_admin_dynamic_dump_t *dynamic);
 

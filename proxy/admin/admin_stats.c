@@ -9,6 +9,8 @@
 
 #include "proxy/server/cds.h"
 #include "proxy/server/eds.h"
+#include "proxy/server/lds.h"
+#include "proxy/server/listener_runtime.h"
 #include "proxy/server/rds.h"
 #include "proxy/server/worker.h"
 #include "proxy/server/xds_source.h"
@@ -106,57 +108,112 @@ static void collect_clusters(fd_admin_stats_t *stats, struct fd_server *server)
     add_stat(stats, "cluster_manager", "", "warming_clusters", FD_STAT_GAUGE, cs.warming_clusters);
 }
 
-/* http.<prefix>.rds.<route_config_name>.*: each name used under this prefix, once. */
-static void collect_rds(fd_admin_stats_t *stats, struct fd_server *server, const char *prefix)
+/* One http.<prefix> scope: the listeners sharing a stat_prefix, summed, and the RDS names
+ * their connection managers use. Copies: a listener from LDS may go once the lock is let go. */
+typedef struct http_scope {
+    char *prefix;
+    uint64_t total[sizeof(fd_http_stats_t) / sizeof(uint64_t)];
+    char **rds_names;
+    size_t n_rds_names;
+} http_scope_t;
+
+static void add_rds_name(http_scope_t *scope, const fd_http_manager_t *http)
 {
-    const fd_config_t *config = fd_server_config(server);
-    const char *done[16];
-    size_t n_done = 0;
-    for (size_t l = 0; l < config->n_listeners; l++) {
-        const fd_http_manager_t *http = &fd_listener_first_chain(&config->listeners[l])->http;
+    if (http->rds_name.len == 0)
+        return;
+    for (size_t i = 0; i < scope->n_rds_names; i++)
+        if (strcmp(scope->rds_names[i], http->rds_name.base) == 0)
+            return;
+    char **grown = realloc(scope->rds_names, (scope->n_rds_names + 1) * sizeof(*grown));
+    if (grown == NULL || (grown[scope->n_rds_names] = strdup(http->rds_name.base)) == NULL)
+        abort();
+    scope->rds_names = grown;
+    scope->n_rds_names++;
+}
+
+static http_scope_t *scope_of(http_scope_t **scopes, size_t *n, const char *prefix)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*scopes)[i].prefix, prefix) == 0)
+            return &(*scopes)[i];
+    http_scope_t *grown = realloc(*scopes, (*n + 1) * sizeof(*grown));
+    if (grown == NULL)
+        abort();
+    *scopes = grown;
+    http_scope_t *scope = memset(&grown[(*n)++], 0, sizeof(*grown));
+    if ((scope->prefix = strdup(prefix)) == NULL)
+        abort();
+    return scope;
+}
+
+/* http.<prefix>.rds.<route_config_name>.*, from RDS's counters. */
+static void add_rds_stats(fd_admin_stats_t *stats, struct fd_server *server, const http_scope_t *scope)
+{
+    static const char *const names[] = {"update_attempt", "update_success", "update_rejected", "config_reload"};
+    for (size_t r = 0; r < scope->n_rds_names; r++) {
         fd_rds_stats_t rds;
-        if (strcmp(http->stat_prefix.base, prefix) != 0 || http->rds_name.len == 0 ||
-            !fd_rds_name_stats(fd_server_rds(server), http->rds_name.base, &rds))
+        if (!fd_rds_name_stats(fd_server_rds(server), scope->rds_names[r], &rds))
             continue;
-        int seen = 0;
-        for (size_t i = 0; i < n_done && !seen; i++)
-            seen = strcmp(done[i], http->rds_name.base) == 0;
-        if (seen || n_done == sizeof(done) / sizeof(done[0]))
-            continue;
-        done[n_done++] = http->rds_name.base;
-        static const char *const names[] = {"update_attempt", "update_success", "update_rejected", "config_reload"};
         const uint64_t values[] = {rds.update_attempt, rds.update_success, rds.update_rejected, rds.config_reload};
         for (size_t i = 0; i < 4; i++) {
             char stat[200];
-            snprintf(stat, sizeof(stat), "rds.%s.%s", http->rds_name.base, names[i]);
-            add_stat(stats, "http", prefix, stat, FD_STAT_COUNTER, values[i]);
+            snprintf(stat, sizeof(stat), "rds.%s.%s", scope->rds_names[r], names[i]);
+            add_stat(stats, "http", scope->prefix, stat, FD_STAT_COUNTER, values[i]);
         }
     }
 }
 
-/* Listeners sharing a stat_prefix share Envoy's http.<prefix> scope: sum them. */
-static void collect_http(fd_admin_stats_t *stats, struct fd_server *server)
+/* Listeners sharing a stat_prefix share Envoy's http.<prefix> scope: every worker's listeners
+ * (static, from LDS, draining) summed by prefix. Returns the active downstream connections. */
+static uint64_t collect_http(fd_admin_stats_t *stats, struct fd_server *server)
 {
-    const fd_config_t *config = fd_server_config(server);
-    for (size_t l = 0; l < config->n_listeners; l++) {
-        const char *prefix = fd_listener_first_chain(&config->listeners[l])->http.stat_prefix.base;
-        int seen = 0;
-        for (size_t k = 0; k < l && !seen; k++)
-            seen = strcmp(fd_listener_first_chain(&config->listeners[k])->http.stat_prefix.base, prefix) == 0;
-        if (seen)
-            continue;
-        uint64_t total[sizeof(fd_http_stats_t) / sizeof(uint64_t)] = {0};
-        for (size_t k = l; k < config->n_listeners; k++) {
-            if (strcmp(fd_listener_first_chain(&config->listeners[k])->http.stat_prefix.base, prefix) != 0)
-                continue;
-            for (size_t w = 0; w < fd_server_worker_count(server); w++)
-                sum_block(total, (const uint64_t *)&fd_server_worker(server, w)->listeners[k]->stats,
-                          fd_http_stat_count);
+    http_scope_t *scopes = NULL;
+    size_t n_scopes = 0;
+    uint64_t connections = 0;
+    for (size_t w = 0; w < fd_server_worker_count(server); w++) {
+        fd_worker_t *worker = fd_server_worker(server, w);
+        pthread_mutex_lock(&worker->listeners_lock);
+        for (size_t l = 0; l < worker->n_listeners; l++) {
+            const fd_worker_listener_t *wl = worker->listeners[l];
+            const fd_http_manager_t *http = &fd_listener_first_chain(wl->runtime->listener)->http;
+            http_scope_t *scope = scope_of(&scopes, &n_scopes, http->stat_prefix.base);
+            sum_block(scope->total, (const uint64_t *)&wl->stats, fd_http_stat_count);
+            add_rds_name(scope, http);
+            connections += FD_STAT_LOAD(wl->stats.downstream_cx_active);
         }
-        for (size_t i = 0; i < fd_http_stat_count; i++)
-            add_stat(stats, "http", prefix, fd_http_stat_descs[i].name, fd_http_stat_descs[i].kind, total[i]);
-        collect_rds(stats, server, prefix);
+        pthread_mutex_unlock(&worker->listeners_lock);
     }
+    for (size_t s = 0; s < n_scopes; s++) {
+        for (size_t i = 0; i < fd_http_stat_count; i++)
+            add_stat(stats, "http", scopes[s].prefix, fd_http_stat_descs[i].name, fd_http_stat_descs[i].kind,
+                     scopes[s].total[i]);
+        add_rds_stats(stats, server, &scopes[s]);
+        for (size_t r = 0; r < scopes[s].n_rds_names; r++)
+            free(scopes[s].rds_names[r]);
+        free(scopes[s].rds_names);
+        free(scopes[s].prefix);
+    }
+    free(scopes);
+    return connections;
+}
+
+/* listener_manager.*: LDS's counters, and the listeners active and warming (static ones too). */
+static void collect_listener_manager(fd_admin_stats_t *stats, struct fd_server *server)
+{
+    const fd_lds_t *lds = fd_server_lds(server);
+    if (lds == NULL)
+        return;
+    fd_lds_stats_t ls;
+    fd_lds_stats(lds, &ls);
+    add_stat(stats, "listener_manager", "", "lds.update_attempt", FD_STAT_COUNTER, ls.update_attempt);
+    add_stat(stats, "listener_manager", "", "lds.update_success", FD_STAT_COUNTER, ls.update_success);
+    add_stat(stats, "listener_manager", "", "lds.update_rejected", FD_STAT_COUNTER, ls.update_rejected);
+    add_stat(stats, "listener_manager", "", "listener_added", FD_STAT_COUNTER, ls.listener_added);
+    add_stat(stats, "listener_manager", "", "listener_modified", FD_STAT_COUNTER, ls.listener_modified);
+    add_stat(stats, "listener_manager", "", "listener_removed", FD_STAT_COUNTER, ls.listener_removed);
+    add_stat(stats, "listener_manager", "", "total_listeners_active", FD_STAT_GAUGE,
+             ls.active + fd_server_config(server)->n_listeners);
+    add_stat(stats, "listener_manager", "", "total_listeners_warming", FD_STAT_GAUGE, ls.warming);
 }
 
 static int compare_stats(const void *a, const void *b)
@@ -167,11 +224,7 @@ static int compare_stats(const void *a, const void *b)
 void fd_admin_stats_collect(fd_admin_stats_t *stats, struct fd_server *server, uint64_t uptime_s)
 {
     memset(stats, 0, sizeof(*stats));
-    const fd_config_t *config = fd_server_config(server);
-    uint64_t connections = 0;
-    for (size_t w = 0; w < fd_server_worker_count(server); w++)
-        for (size_t l = 0; l < config->n_listeners; l++)
-            connections += FD_STAT_LOAD(fd_server_worker(server, w)->listeners[l]->stats.downstream_cx_active);
+    uint64_t connections = collect_http(stats, server);
     int draining = fd_server_is_draining(server);
     add_stat(stats, "server", "", "live", FD_STAT_GAUGE, !draining);
     add_stat(stats, "server", "", "state", FD_STAT_GAUGE, fd_server_state(server)); /* Envoy's numbers */
@@ -181,13 +234,14 @@ void fd_admin_stats_collect(fd_admin_stats_t *stats, struct fd_server *server, u
         /* frontdesk's own: DESIGN wants what it ignores from a control server counted */
         add_stat(stats, "control_plane", "", "unsupported_fields", FD_STAT_COUNTER,
                  fd_eds_unsupported_fields(fd_server_eds(server)) + fd_rds_unsupported_fields(fd_server_rds(server)) +
-                     fd_cds_unsupported_fields(fd_server_cds(server)));
+                     fd_cds_unsupported_fields(fd_server_cds(server)) +
+                     fd_lds_unsupported_fields(fd_server_lds(server)));
     }
     add_stat(stats, "server", "", "uptime", FD_STAT_GAUGE, uptime_s);
     add_stat(stats, "server", "", "concurrency", FD_STAT_GAUGE, fd_server_worker_count(server));
     add_stat(stats, "server", "", "total_connections", FD_STAT_GAUGE, connections);
     collect_clusters(stats, server);
-    collect_http(stats, server);
+    collect_listener_manager(stats, server);
     qsort(stats->items, stats->count, sizeof(*stats->items), compare_stats);
 }
 

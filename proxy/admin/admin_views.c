@@ -170,9 +170,13 @@ char *fd_admin_config_dump(json_t *bootstrap, time_t loaded_at, const fd_admin_d
     if (json_array_size(dynamic->warming_clusters) != 0)
         json_object_set(cluster_dump, "dynamic_warming_clusters", dynamic->warming_clusters);
     json_array_append_new(configs, cluster_dump);
-    json_array_append_new(configs,
-                          json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
-                                    "static_listeners", listeners));
+    json_t *listener_dump = json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+                                      "static_listeners", listeners);
+    if (dynamic->listeners_version != NULL)
+        json_object_set_new(listener_dump, "version_info", json_string(dynamic->listeners_version));
+    if (json_array_size(dynamic->listeners) != 0)
+        json_object_set(listener_dump, "dynamic_listeners", dynamic->listeners);
+    json_array_append_new(configs, listener_dump);
     json_t *routes = json_pack("{s:s, s:o}", "@type", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
                                "static_route_configs", inline_route_configs(json_object_get(sr, "listeners"), updated));
     if (json_array_size(dynamic->routes) != 0)

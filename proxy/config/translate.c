@@ -236,6 +236,24 @@ fd_config_t *fd_translate_bootstrap(const Envoy__Config__Bootstrap__V3__Bootstra
     return config;
 }
 
+fd_config_t *fd_tr_finish_resource(fd_translator_t *tr, const fd_config_t *statics, size_t errors_before)
+{
+    if (statics != NULL) {
+        fd_tr_check_cluster_refs(tr, statics); /* a control server it names must be a static cluster */
+        if (tr->first_ads_use != NULL && !statics->ads.present)
+            fd_cfg_errors_add(tr->errs, NULL, (fd_cfg_mark_t){0}, tr->first_ads_use,
+                              "'ads: {}' needs dynamic_resources.ads_config in the bootstrap");
+    }
+    free(tr->first_ads_use);
+    free(tr->cluster_refs); /* none left unless statics was NULL, where none are made */
+    tr->first_ads_use = NULL;
+    tr->cluster_refs = NULL;
+    if (tr->errs->count + tr->errs->dropped == errors_before)
+        return tr->config;
+    fd_config_release(tr->config);
+    return NULL;
+}
+
 fd_config_t *fd_translate_route_configuration(const Envoy__Config__Route__V3__RouteConfiguration *rc,
                                               const fd_filter_registry_t *filters, fd_route_table_t **table,
                                               fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings)
@@ -247,11 +265,28 @@ fd_config_t *fd_translate_route_configuration(const Envoy__Config__Route__V3__Ro
     fd_tr_check_supported(&tr, &rc->base);
     *table = fd_tr_alloc(&tr, sizeof(**table));
     fd_tr_route_table(&tr, rc, *table);
-    free(tr.cluster_refs);
-    if (errs->count + errs->dropped != errors_before) {
-        fd_config_release(arena);
+    if ((arena = fd_tr_finish_resource(&tr, NULL, errors_before)) == NULL)
         *table = NULL;
-        return NULL;
-    }
+    return arena;
+}
+
+fd_config_t *fd_translate_listener_resource(const Envoy__Config__Listener__V3__Listener *l, const fd_config_t *statics,
+                                            const fd_filter_registry_t *filters, fd_listener_t **listener,
+                                            fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings)
+{
+    fd_config_t *arena = fd_config_new();
+    /* have_cds: routes may name clusters CDS brings, looked up when a request comes */
+    fd_translator_t tr = {.errs = errs, .config = arena, .filters = filters, .warnings = warnings, .have_cds = 1};
+    size_t errors_before = errs->count + errs->dropped;
+    fd_tr_check_supported(&tr, &l->base);
+    *listener = fd_tr_alloc(&tr, sizeof(**listener));
+    fd_tr_listener(&tr, l, *listener);
+    for (size_t i = 0; i < statics->n_listeners && errs->count + errs->dropped == errors_before; i++)
+        if (same_address(&(*listener)->address, &statics->listeners[i].address))
+            fd_cfg_errors_add(errs, NULL, (fd_cfg_mark_t){0}, "address",
+                              "listener address %s:%u is already used by the static listener '%s'",
+                              (*listener)->address.host, (*listener)->address.port, statics->listeners[i].name.base);
+    if ((arena = fd_tr_finish_resource(&tr, statics, errors_before)) == NULL)
+        *listener = NULL;
     return arena;
 }

@@ -7,6 +7,7 @@
 #include "envoy/config/bootstrap/v3/bootstrap.pb-c.h"
 #include "envoy/config/cluster/v3/cluster.pb-c.h"
 #include "envoy/config/endpoint/v3/endpoint.pb-c.h"
+#include "envoy/config/listener/v3/listener.pb-c.h"
 #include "envoy/config/route/v3/route.pb-c.h"
 #include "proxy/config/cfg_errors.h"
 #include "proxy/config/cfg_source.h"
@@ -34,6 +35,14 @@ fd_config_t *fd_translate_route_configuration(const Envoy__Config__Route__V3__Ro
  * error in errs; unsupported fields go to warnings. */
 fd_config_t *fd_translate_cluster_resource(const Envoy__Config__Cluster__V3__Cluster *c, const fd_config_t *statics,
                                            fd_cluster_t **cluster, fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings);
+
+/* An LDS update (a Listener from a control server), checked as a static listener is; the
+ * control server of its RDS must be a cluster of statics, and its address none of statics'
+ * listeners'. Returns an arena holding *listener, or NULL with every error in errs;
+ * unsupported fields go to warnings. */
+fd_config_t *fd_translate_listener_resource(const Envoy__Config__Listener__V3__Listener *l, const fd_config_t *statics,
+                                            const fd_filter_registry_t *filters, fd_listener_t **listener,
+                                            fd_cfg_errors_t *errs, fd_cfg_errors_t *warnings);
 
 /* An EDS update (a ClusterLoadAssignment from a control server), checked as a static
  * load_assignment is, into *endpoints (malloc'd; the caller frees; NULL when empty) and *n.

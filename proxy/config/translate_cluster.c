@@ -233,15 +233,7 @@ fd_config_t *fd_translate_cluster_resource(const Envoy__Config__Cluster__V3__Clu
     fd_tr_check_supported(&tr, &c->base);
     *cluster = fd_tr_alloc(&tr, sizeof(**cluster));
     fd_tr_cluster(&tr, c, *cluster);
-    fd_tr_check_cluster_refs(&tr, statics); /* an EDS control server must be a static cluster */
-    if (tr.first_ads_use != NULL && !statics->ads.present)
-        fd_cfg_errors_add(errs, NULL, (fd_cfg_mark_t){0}, tr.first_ads_use,
-                          "'ads: {}' needs dynamic_resources.ads_config in the bootstrap");
-    free(tr.first_ads_use);
-    if (errs->count + errs->dropped != errors_before) {
-        fd_config_release(arena);
+    if ((arena = fd_tr_finish_resource(&tr, statics, errors_before)) == NULL)
         *cluster = NULL;
-        return NULL;
-    }
     return arena;
 }

@@ -43,6 +43,11 @@ void fd_tr_require_cluster(fd_translator_t *tr, const void *addr, const char *fi
                            fd_tr_ref_kind_t kind);
 void fd_tr_check_cluster_refs(fd_translator_t *tr, const fd_config_t *statics);
 
+/* The end of translating one xDS resource into tr->config: the control servers it names are
+ * checked against statics (the running bootstrap; NULL: it names none); tr->config, or NULL
+ * (released) when an error was found since errors_before. */
+fd_config_t *fd_tr_finish_resource(fd_translator_t *tr, const fd_config_t *statics, size_t errors_before);
+
 /* Path bookkeeping: push returns the length to pop back to. */
 size_t fd_tr_push(fd_translator_t *tr, const char *field);
 size_t fd_tr_push_index(fd_translator_t *tr, const char *field, size_t index);

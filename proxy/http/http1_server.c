@@ -307,7 +307,8 @@ static void on_read(h2o_socket_t *sock, const char *err)
 static void on_response_written(h2o_socket_t *sock, const char *err)
 {
     http1_conn_t *conn = sock->data;
-    if (err != NULL || !conn->req.http1_is_persistent || conn->super.ctx->shutdown_requested) {
+    if (err != NULL || !conn->req.http1_is_persistent ||
+        (conn->super.ctx->shutdown_requested && !conn->listener->keep_alive_while_draining)) {
         close_conn(conn);
         return;
     }
@@ -372,6 +373,8 @@ static void on_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size
         req->http1_is_persistent = 0; /* no last chunk follows: the client sees the body cut short */
     if (!conn->sent_head) {
         conn->sent_head = 1;
+        if (conn->super.ctx->shutdown_requested) /* draining since the request came: say so now */
+            req->http1_is_persistent = 0;
         req->timestamps.response_start_at = *h2o_get_timestamp(conn->super.ctx, NULL, NULL);
         out[count++] = fd_http1_response_head(req, &conn->chunked_response);
         conn->drop_body = !fd_http1_response_has_body(req);

@@ -24,6 +24,10 @@ typedef struct fd_http1_listener {
     int has_idle, has_headers, has_body;
     struct phr_header *parsed; /* scratch for the parser: max_headers + 1 */
     h2o_linklist_t conns;
+    /* Once its context's shutdown is requested, a connection whose response promised keep-alive
+     * stays open (its next response says "connection: close"): a removed listener's drain, where
+     * the client may already be sending on it. 0: it closes after the response (process drain). */
+    int keep_alive_while_draining;
 } fd_http1_listener_t;
 
 void fd_http1_listener_init(fd_http1_listener_t *listener, h2o_accept_ctx_t *accept_ctx, const fd_http_manager_t *http,

@@ -89,6 +89,7 @@ static void on_request_disposed(void *p)
     stream_end_t *end = p;
     fd_http_stats_t *stats = &end->listener->stats;
     end->listener->worker->requests_in_flight--;
+    end->listener->requests_in_flight--;
     FD_STAT_DEC(stats->downstream_rq_active);
     FD_STAT_INC(stats->downstream_rq_completed);
     fd_stats_count_status(&stats->downstream_rq_1xx, end->req->res.status);
@@ -106,6 +107,7 @@ static stream_end_t *track_request(fd_worker_listener_t *wl, h2o_req_t *req)
     stream_end_t *end = h2o_mem_alloc_shared(&req->pool, sizeof(*end), on_request_disposed);
     *end = (stream_end_t){.listener = wl, .req = req, .info = {.upstream_service_time_ms = -1}};
     wl->worker->requests_in_flight++;
+    wl->requests_in_flight++;
     FD_STAT_INC(wl->stats.downstream_rq_total);
     FD_STAT_INC(wl->stats.downstream_rq_active);
     if (req->version >= 0x200)
@@ -201,7 +203,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     fd_worker_listener_t *wl = fd_worker_listener_of(req->conn->ctx);
     fd_worker_t *worker = wl->worker;
     stream_end_t *end = track_request(wl, req);
-    if (worker->draining)
+    if (worker->draining || wl->removed)
         req->http1_is_persistent = 0; /* "connection: close": the client reconnects elsewhere */
     const fd_filter_chain_t *chain = pick_chain(wl, req);
     end->chain = chain;

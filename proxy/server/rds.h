@@ -17,7 +17,7 @@
 typedef struct fd_rds fd_rds_t;
 
 /* Watches the route_config_names of config on their streams (before fd_xds_sources_start);
- * *out stays NULL when no listener uses RDS. -1 (message on stderr) when a control server
+ * *out stays NULL when no listener uses RDS and there is no LDS. -1 (message on stderr) when a control server
  * cannot be named. */
 int fd_rds_start(fd_server_t *server, fd_xds_sources_t *sources, h2o_loop_t *loop, const fd_config_t *config,
                  const fd_filter_registry_t *filters, fd_rds_t **out);
@@ -36,6 +36,18 @@ uint64_t fd_rds_unsupported_fields(const fd_rds_t *rds);
 
 /* Appends Envoy's dynamic_route_configs entries (the last accepted of each name). */
 void fd_rds_config_dump(const fd_rds_t *rds, json_t *dynamic_route_configs);
+
+/* LDS, main thread: a listener's RDS names get one more user each (watched on their streams;
+ * -1 when a control server cannot be named, with nothing changed), or one fewer (a name no
+ * listener uses is unsubscribed); whether every one of them has its routes (the listener is
+ * warm); the routes in force for them, sent to a worker after the listener; a callback when a
+ * name has its first RouteConfiguration. */
+int fd_rds_watch_listener(fd_rds_t *rds, const fd_listener_t *listener);
+void fd_rds_unwatch_listener(fd_rds_t *rds, const fd_listener_t *listener);
+int fd_rds_listener_ready(fd_rds_t *rds, const fd_listener_t *listener);
+struct fd_worker;
+void fd_rds_send_listener_routes(fd_rds_t *rds, const fd_listener_t *listener, struct fd_worker *worker);
+void fd_rds_on_received(fd_rds_t *rds, void (*cb)(void *ctx), void *ctx);
 
 /* After the streams are stopped. NULL is a no-op. */
 void fd_rds_free(fd_rds_t *rds);

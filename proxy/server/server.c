@@ -15,6 +15,7 @@
 #include "proxy/server/cds.h"
 #include "proxy/server/dns_resolver.h"
 #include "proxy/server/eds.h"
+#include "proxy/server/lds.h"
 #include "proxy/server/listen_socket.h"
 #include "proxy/server/listener_runtime.h"
 #include "proxy/server/rds.h"
@@ -35,6 +36,7 @@ struct fd_server {
     fd_xds_sources_t *xds; /* streams to control servers (none for a fully static config) */
     fd_cds_t *cds;         /* NULL: no cds_config */
     fd_eds_t *eds;         /* NULL: no EDS cluster and no CDS */
+    fd_lds_t *lds;         /* NULL: no lds_config */
     fd_rds_t *rds;         /* NULL: no listener uses RDS */
     fd_dns_resolver_t *dns;
     h2o_socket_t *signals;
@@ -108,6 +110,11 @@ void fd_server_start_drain(fd_server_t *server)
         fd_worker_request_drain(&server->workers[i]);
 }
 
+unsigned fd_server_drain_time_s(fd_server_t *server)
+{
+    return server->options.drain_time_s;
+}
+
 int fd_server_is_draining(fd_server_t *server)
 {
     return __atomic_load_n(&server->draining, __ATOMIC_ACQUIRE);
@@ -117,8 +124,10 @@ fd_server_state_t fd_server_state(fd_server_t *server)
 {
     if (fd_server_is_draining(server))
         return FD_SERVER_DRAINING;
-    return fd_cds_ready(server->cds) && fd_eds_ready(server->eds) && fd_rds_ready(server->rds) ? FD_SERVER_LIVE
-                                                                                               : FD_SERVER_INITIALIZING;
+    return fd_cds_ready(server->cds) && fd_eds_ready(server->eds) && fd_lds_ready(server->lds) &&
+                   fd_rds_ready(server->rds)
+               ? FD_SERVER_LIVE
+               : FD_SERVER_INITIALIZING;
 }
 
 const char *fd_server_state_name(fd_server_state_t state)
@@ -129,6 +138,11 @@ const char *fd_server_state_name(fd_server_state_t state)
 struct fd_dns_resolver *fd_server_dns(fd_server_t *server)
 {
     return server->dns;
+}
+
+struct fd_lds *fd_server_lds(fd_server_t *server)
+{
+    return server->lds;
 }
 
 struct fd_cds *fd_server_cds(fd_server_t *server)
@@ -234,10 +248,6 @@ static int is_control_plane(const fd_config_t *config, const fd_cluster_t *clust
 static int check_servable(const fd_config_t *config)
 {
     int ok = 1;
-    if (config->lds.present) {
-        fprintf(stderr, "frontdesk: dynamic_resources lds_config cannot be served yet (CDS, EDS and RDS can)\n");
-        ok = 0;
-    }
     for (size_t c = 0; c < config->n_clusters; c++) {
         const fd_cluster_t *cluster = &config->clusters[c];
         if (cluster->tls != NULL ||
@@ -298,20 +308,30 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     if (xds_needed && ((server.xds = fd_xds_sources_new(server.loop, config, &xds_client)) == NULL ||
                        fd_cds_start(&server, server.xds, server.loop, config, &server.cds) != 0 ||
                        fd_eds_start(&server, server.xds, server.loop, config, &server.eds) != 0 ||
+                       fd_lds_start(&server, server.xds, server.loop, config, options->filters, &server.lds) != 0 ||
                        fd_rds_start(&server, server.xds, server.loop, config, options->filters, &server.rds) != 0 ||
                        fd_xds_sources_start(server.xds) != 0)) {
         fd_xds_sources_free(server.xds);
         fd_cds_free(server.cds);
         fd_eds_free(server.eds);
+        fd_lds_free(server.lds);
         fd_rds_free(server.rds);
         return 1;
     }
+    if (server.lds != NULL) /* a listener warms until its routes are in */
+        fd_rds_on_received(server.rds, fd_lds_on_routes, server.lds);
     if (start_workers(&server) != 0 || fd_dns_resolver_start(server.dns) != 0)
         return 1;
     fprintf(stderr, "frontdesk: serving %zu listener(s) on %zu worker(s)\n", config->n_listeners, server.n_workers);
     int accepting = fd_server_state(&server) == FD_SERVER_LIVE; /* workers started accepting */
+    int listeners_asked = server.lds == NULL || !config->cds.present;
     while (!server.draining || !workers_stopped(&server)) {
         h2o_evloop_run(server.loop, server.draining ? 10 : INT32_MAX);
+        if (!listeners_asked && fd_cds_ready(server.cds) && fd_eds_ready(server.eds)) {
+            listeners_asked = 1;
+            fd_lds_begin(server.lds); /* listeners after the first clusters, as in Envoy */
+            fd_xds_sources_flush(server.xds);
+        }
         if (!accepting && fd_server_state(&server) == FD_SERVER_LIVE) { /* warm: EDS and RDS are in */
             accepting = 1;
             for (size_t i = 0; i < server.n_workers; i++)
@@ -324,6 +344,7 @@ int fd_server_run(fd_config_t *config, const fd_server_options_t *options)
     fd_xds_sources_free(server.xds);
     fd_cds_free(server.cds);
     fd_eds_free(server.eds);
+    fd_lds_free(server.lds);
     fd_rds_free(server.rds);
     dispose_server(&server);
     fd_access_log_stop(); /* writes what the workers handed over */

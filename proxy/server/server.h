@@ -42,8 +42,10 @@ struct fd_worker *fd_server_worker(fd_server_t *server, size_t index);
 int fd_server_drain_expired(fd_server_t *server);
 fd_server_state_t fd_server_state(fd_server_t *server);
 int fd_server_is_draining(fd_server_t *server);
+unsigned fd_server_drain_time_s(fd_server_t *server); /* --drain-time-s, also a removed listener's */
 const char *fd_server_state_name(fd_server_state_t state);
 struct fd_cds *fd_server_cds(fd_server_t *server); /* NULL: no CDS */
+struct fd_lds *fd_server_lds(fd_server_t *server); /* NULL: no LDS */
 struct fd_dns_resolver *fd_server_dns(fd_server_t *server);
 struct fd_eds *fd_server_eds(fd_server_t *server);         /* NULL: no EDS */
 struct fd_rds *fd_server_rds(fd_server_t *server);         /* NULL: no RDS */

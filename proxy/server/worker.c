@@ -25,7 +25,11 @@ typedef struct control_message {
         CONTROL_ACCEPT,
         CONTROL_CLUSTER,
         CONTROL_CLUSTER_REMOVE,
+        CONTROL_LISTENER,
+        CONTROL_LISTENER_REMOVE,
     } kind;
+    struct fd_listener_runtime *runtime; /* CONTROL_LISTENER, with the worker's socket fd */
+    int fd;
     size_t cluster; /* CONTROL_HOSTS: the static cluster's new addresses (name NULL) */
     char *name;     /* CONTROL_ROUTES: the route_config_name; CONTROL_HOSTS and CONTROL_CLUSTER_REMOVE: a CDS cluster */
     fd_config_t *arena;
@@ -39,6 +43,7 @@ static void on_connection_closed(void *data)
 {
     fd_worker_listener_t *wl = data;
     wl->worker->connections--;
+    wl->connections--;
     FD_STAT_DEC(wl->stats.downstream_cx_active);
 }
 
@@ -86,32 +91,38 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         sock->on_close.cb = on_connection_closed;
         sock->on_close.data = wl;
         wl->worker->connections++;
+        wl->connections++;
         FD_STAT_INC(wl->stats.downstream_cx_total);
         FD_STAT_INC(wl->stats.downstream_cx_active);
         fd_accept_connection(wl, sock);
     }
 }
 
+void fd_worker_listener_stop(fd_worker_listener_t *wl, int close_idle)
+{
+    if (h2o_timeout_is_linked(&wl->accept_pause))
+        h2o_timeout_unlink(&wl->accept_pause);
+    if (wl->sock != NULL) {
+        h2o_socket_read_stop(wl->sock);
+        h2o_socket_close(wl->sock);
+        wl->sock = NULL;
+    }
+    h2o_context_request_shutdown(&wl->ctx);
+    if (close_idle)
+        fd_http1_close_idle(&wl->http1); /* the others close once their request is answered */
+    wl->http1.keep_alive_while_draining = !close_idle;
+    /* h2o 2.2 has no call to close idle connections: shorten their idle timers instead, so
+     * keep-alive connections idle since before the drain close within a second. */
+    if (wl->ctx.http1.req_timeout.timeout > DRAIN_IDLE_TIMEOUT_MS)
+        wl->ctx.http1.req_timeout.timeout = DRAIN_IDLE_TIMEOUT_MS;
+    if (wl->ctx.http2.idle_timeout.timeout > DRAIN_IDLE_TIMEOUT_MS)
+        wl->ctx.http2.idle_timeout.timeout = DRAIN_IDLE_TIMEOUT_MS;
+}
+
 static void stop_accepting(fd_worker_t *worker)
 {
-    for (size_t i = 0; i < worker->n_listeners; i++) {
-        fd_worker_listener_t *wl = worker->listeners[i];
-        if (h2o_timeout_is_linked(&wl->accept_pause))
-            h2o_timeout_unlink(&wl->accept_pause);
-        if (wl->sock != NULL) {
-            h2o_socket_read_stop(wl->sock);
-            h2o_socket_close(wl->sock);
-            wl->sock = NULL;
-        }
-        h2o_context_request_shutdown(&wl->ctx);
-        fd_http1_close_idle(&wl->http1); /* the others close once their request is answered */
-        /* h2o 2.2 has no call to close idle connections: shorten their idle timers instead, so
-         * keep-alive connections idle since before the drain close within a second. */
-        if (wl->ctx.http1.req_timeout.timeout > DRAIN_IDLE_TIMEOUT_MS)
-            wl->ctx.http1.req_timeout.timeout = DRAIN_IDLE_TIMEOUT_MS;
-        if (wl->ctx.http2.idle_timeout.timeout > DRAIN_IDLE_TIMEOUT_MS)
-            wl->ctx.http2.idle_timeout.timeout = DRAIN_IDLE_TIMEOUT_MS;
-    }
+    for (size_t i = 0; i < worker->n_listeners; i++)
+        fd_worker_listener_stop(worker->listeners[i], 1);
 }
 
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
@@ -132,8 +143,13 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         } else if (msg->kind == CONTROL_CLUSTER_REMOVE) {
             fd_router_remove_cluster(&worker->router, msg->name);
         } else if (msg->kind == CONTROL_ACCEPT && !worker->draining) {
+            worker->accepting = 1;
             for (size_t i = 0; i < worker->n_listeners; i++)
                 start_accepting_on(worker->listeners[i]);
+        } else if (msg->kind == CONTROL_LISTENER) {
+            fd_worker_listeners_add(worker, msg->runtime, msg->fd);
+        } else if (msg->kind == CONTROL_LISTENER_REMOVE) {
+            fd_worker_listeners_remove(worker, msg->name);
         } else if (msg->kind == CONTROL_ROUTES) {
             fd_worker_routes_update(worker, msg->name, msg->arena, msg->table);
         }
@@ -142,8 +158,7 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
     }
 }
 
-/* A listener on this worker, accepting on fd, with a reference to runtime. */
-static fd_worker_listener_t *new_listener(fd_worker_t *worker, fd_listener_runtime_t *runtime, int fd)
+fd_worker_listener_t *fd_worker_listener_new(fd_worker_t *worker, fd_listener_runtime_t *runtime, int fd)
 {
     fd_worker_listener_t *wl = calloc(1, sizeof(*wl));
     if (wl == NULL)
@@ -160,13 +175,12 @@ static fd_worker_listener_t *new_listener(fd_worker_t *worker, fd_listener_runti
     wl->sock = h2o_evloop_socket_create(worker->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     wl->sock->data = wl;
     /* until the config is warm (EDS, RDS), connections wait in the backlog, as with Envoy */
-    if (fd_server_state(worker->server) == FD_SERVER_LIVE)
+    if (worker->accepting && !worker->draining)
         start_accepting_on(wl);
     return wl;
 }
 
-/* What the worker made for one listener, in reverse; no connection is left on it. */
-static void dispose_listener(fd_worker_listener_t *wl)
+void fd_worker_listener_dispose(fd_worker_listener_t *wl)
 {
     h2o_context_t *ctx = &wl->ctx;
     if (h2o_timeout_is_linked(&wl->accept_pause))
@@ -187,7 +201,8 @@ static void dispose_worker(fd_worker_t *worker)
     for (int i = 0; i < 3; i++) /* let deferred closes and zero-delay timers run first */
         h2o_evloop_run(worker->loop, 0);
     for (size_t i = 0; i < worker->n_listeners; i++)
-        dispose_listener(worker->listeners[i]);
+        fd_worker_listener_dispose(worker->listeners[i]);
+    fd_worker_listeners_dispose_sweep(worker);
     fd_router_worker_dispose(&worker->router);
     fd_loop_timers_dispose(&worker->timers);
     fd_worker_routes_dispose(worker);
@@ -239,6 +254,8 @@ int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index,
     worker->index = index;
     worker->config = fd_server_config(server);
     fd_config_retain(worker->config);
+    worker->accepting = fd_server_state(server) == FD_SERVER_LIVE;
+    pthread_mutex_init(&worker->listeners_lock, NULL);
     worker->loop = h2o_evloop_create();
     fd_router_worker_init(&worker->router, worker->loop, worker->config);
     fd_worker_routes_init(worker);
@@ -249,7 +266,7 @@ int fd_worker_start(fd_worker_t *worker, struct fd_server *server, size_t index,
     for (size_t i = 0; i < worker->n_listeners; i++) {
         fd_listener_runtime_t *runtime = fd_server_listener(server, i);
         fd_listener_runtime_retain(runtime);
-        worker->listeners[i] = new_listener(worker, runtime, listen_fds[i]);
+        worker->listeners[i] = fd_worker_listener_new(worker, runtime, listen_fds[i]);
     }
     fd_server_seed_worker(server, &worker->router);
     sem_init(&worker->queue_made, 0, 0);
@@ -318,6 +335,19 @@ void fd_worker_send_cluster_removal(fd_worker_t *worker, const char *name)
     send_control(worker, new_control(CONTROL_CLUSTER_REMOVE, name, NULL, 0));
 }
 
+void fd_worker_send_listener(fd_worker_t *worker, struct fd_listener_runtime *runtime, int fd)
+{
+    control_message_t *msg = new_control(CONTROL_LISTENER, NULL, NULL, 0);
+    msg->runtime = runtime;
+    msg->fd = fd;
+    send_control(worker, msg);
+}
+
+void fd_worker_send_listener_removal(fd_worker_t *worker, const char *name)
+{
+    send_control(worker, new_control(CONTROL_LISTENER_REMOVE, name, NULL, 0));
+}
+
 void fd_worker_send_routes(fd_worker_t *worker, const char *name, fd_config_t *arena, const fd_route_table_t *table)
 {
     control_message_t *msg = new_control(CONTROL_ROUTES, name, NULL, 0);
@@ -329,11 +359,15 @@ void fd_worker_send_routes(fd_worker_t *worker, const char *name, fd_config_t *a
 void fd_worker_join(fd_worker_t *worker)
 {
     pthread_join(worker->thread, NULL);
-    /* not in dispose_worker: the admin thread reads their stats until now */
+    /* not in dispose_worker: the admin reads their stats until now */
+    pthread_mutex_lock(&worker->listeners_lock);
     for (size_t i = 0; i < worker->n_listeners; i++) {
         if (worker->listeners[i]->disposed) /* else cut off by the drain deadline: left to the exit */
             fd_listener_runtime_release(worker->listeners[i]->runtime);
         free(worker->listeners[i]);
     }
     free(worker->listeners);
+    worker->listeners = NULL;
+    worker->n_listeners = 0;
+    pthread_mutex_unlock(&worker->listeners_lock);
 }

@@ -29,6 +29,10 @@ typedef struct fd_worker_listener {
     h2o_timeout_entry_t accept_pause; /* accepting paused after EMFILE and the like */
     int accepting;                    /* once the config is warm */
     int disposed;                     /* its context is gone (the worker exited cleanly) */
+    int removed;                      /* LDS removed or replaced it: draining, then freed */
+    uint64_t removed_at_ms;           /* CLOCK_MONOTONIC: idle connections close a drain time after */
+    size_t connections;
+    size_t requests_in_flight;
     int fd;
     fd_http_stats_t stats; /* this listener's HTTP connection manager, on this worker */
 } fd_worker_listener_t;
@@ -44,7 +48,7 @@ typedef struct fd_worker_routes {
 
 /* One route_config_name that listeners of the config take from RDS. */
 typedef struct fd_worker_rds {
-    const char *name;
+    const char *name;            /* owned */
     fd_worker_routes_t *current; /* NULL until the first RouteConfiguration */
 } fd_worker_rds_t;
 
@@ -59,8 +63,11 @@ typedef struct fd_worker {
     fd_worker_rds_t *rds;    /* worker_routes.c */
     size_t n_rds;
     struct fd_access_log_worker *access_log; /* this thread's access log buffers */
-    fd_worker_listener_t **listeners;        /* each allocated once (the admin reads their stats) */
+    fd_worker_listener_t **listeners;        /* static ones first; each allocated once (the admin reads their stats) */
     size_t n_listeners;
+    pthread_mutex_t listeners_lock;     /* held while the list changes, and while the admin walks it */
+    h2o_timeout_entry_t listener_sweep; /* frees drained listeners while some drain */
+    int accepting;                      /* the config is warm: listeners accept */
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t control; /* messages from the main thread */
     sem_t queue_made;                   /* posted by the thread once its queue exists */
@@ -90,6 +97,25 @@ void fd_worker_send_cluster_removal(fd_worker_t *worker, const char *name);
 void fd_worker_send_cluster_hosts(fd_worker_t *worker, const char *name, const fd_router_address_t *addresses,
                                   size_t n);
 
+/* LDS, from the main thread: a listener to serve (runtime carries a reference for the worker,
+ * fd its own listening socket), taking over from one of the same name, which drains; a
+ * listener removed, which drains. */
+void fd_worker_send_listener(fd_worker_t *worker, struct fd_listener_runtime *runtime, int fd);
+void fd_worker_send_listener_removal(fd_worker_t *worker, const char *name);
+
+/* worker.c: one listener's context, accepting on fd once the worker accepts; stopped (no new
+ * connection, GOAWAY, "connection: close" on HTTP/1.1 responses, idle ones closed at once or
+ * after a second); disposed of once nothing is left on it. */
+fd_worker_listener_t *fd_worker_listener_new(fd_worker_t *worker, struct fd_listener_runtime *runtime, int fd);
+void fd_worker_listener_stop(fd_worker_listener_t *wl, int close_idle);
+void fd_worker_listener_dispose(fd_worker_listener_t *wl);
+
+/* worker_listeners.c, on the worker's thread: LDS's listeners added, removed (drained, then
+ * freed by a sweep), and the sweep's end. */
+void fd_worker_listeners_add(fd_worker_t *worker, struct fd_listener_runtime *runtime, int fd);
+void fd_worker_listeners_remove(fd_worker_t *worker, const char *name);
+void fd_worker_listeners_dispose_sweep(fd_worker_t *worker);
+
 /* Hands the worker (from the main thread) a new route configuration for name; arena carries
  * one reference for the worker, which it releases when the last request using it ends. */
 void fd_worker_send_routes(fd_worker_t *worker, const char *name, fd_config_t *arena, const fd_route_table_t *table);
@@ -97,6 +123,7 @@ void fd_worker_send_routes(fd_worker_t *worker, const char *name, fd_config_t *a
 /* worker_routes.c, on the worker's thread: the slots of config's RDS names; the route
  * configuration a request starts with (NULL: none yet) and its end; an update; the end. */
 void fd_worker_routes_init(fd_worker_t *worker);
+void fd_worker_routes_add_listener(fd_worker_t *worker, const fd_listener_t *listener); /* its RDS names' slots */
 fd_worker_routes_t *fd_worker_routes_acquire(fd_worker_t *worker, fd_string_t name);
 void fd_worker_routes_release(fd_worker_routes_t *routes);
 void fd_worker_routes_update(fd_worker_t *worker, const char *name, fd_config_t *arena, const fd_route_table_t *table);

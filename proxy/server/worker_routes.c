@@ -12,23 +12,26 @@ static void add_name(fd_worker_t *worker, const fd_string_t *name)
         if (strcmp(worker->rds[i].name, name->base) == 0)
             return;
     fd_worker_rds_t *grown = realloc(worker->rds, (worker->n_rds + 1) * sizeof(*grown));
-    if (grown == NULL)
+    char *copy = strdup(name->base); /* a listener from LDS may go before the slot */
+    if (grown == NULL || copy == NULL)
         abort();
     worker->rds = grown;
-    worker->rds[worker->n_rds++] = (fd_worker_rds_t){.name = name->base};
+    worker->rds[worker->n_rds++] = (fd_worker_rds_t){.name = copy};
+}
+
+void fd_worker_routes_add_listener(fd_worker_t *worker, const fd_listener_t *listener)
+{
+    for (size_t c = 0; c <= listener->n_chains; c++) {
+        const fd_filter_chain_t *chain = fd_listener_chain_at(listener, c);
+        if (chain != NULL && chain->http.routes == NULL && chain->http.rds_name.len != 0)
+            add_name(worker, &chain->http.rds_name);
+    }
 }
 
 void fd_worker_routes_init(fd_worker_t *worker)
 {
-    const fd_config_t *config = worker->config;
-    for (size_t l = 0; l < config->n_listeners; l++) {
-        const fd_listener_t *listener = &config->listeners[l];
-        for (size_t c = 0; c <= listener->n_chains; c++) {
-            const fd_filter_chain_t *chain = fd_listener_chain_at(listener, c);
-            if (chain != NULL && chain->http.routes == NULL && chain->http.rds_name.len != 0)
-                add_name(worker, &chain->http.rds_name);
-        }
-    }
+    for (size_t l = 0; l < worker->config->n_listeners; l++)
+        fd_worker_routes_add_listener(worker, &worker->config->listeners[l]);
 }
 
 static fd_worker_rds_t *slot_of(fd_worker_t *worker, const char *name, size_t len)
@@ -82,9 +85,11 @@ void fd_worker_routes_update(fd_worker_t *worker, const char *name, fd_config_t 
 
 void fd_worker_routes_dispose(fd_worker_t *worker)
 {
-    for (size_t i = 0; i < worker->n_rds; i++)
+    for (size_t i = 0; i < worker->n_rds; i++) {
         if (worker->rds[i].current != NULL)
             free_routes(worker->rds[i].current); /* no request is left */
+        free((char *)worker->rds[i].name);
+    }
     free(worker->rds);
     worker->rds = NULL;
     worker->n_rds = 0;

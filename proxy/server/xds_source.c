@@ -348,7 +348,7 @@ void fd_xds_source_watch(fd_xds_source_t *source, const char *type_url, const Pr
 void fd_xds_source_watch_all(fd_xds_source_t *source, const char *type_url, const ProtobufCMessageDescriptor *type,
                              fd_xds_apply_cb apply, void *ctx)
 {
-    watch_for(source, type_url, type, apply, ctx);
+    watch_for(source, type_url, type, apply, ctx)->dirty = 1; /* sent by the next flush, once started */
 }
 
 void fd_xds_source_unwatch(fd_xds_source_t *source, const char *type_url, const char *name)

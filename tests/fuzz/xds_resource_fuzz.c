@@ -1,8 +1,8 @@
 /* libFuzzer target: xDS responses off the wire, decoded and translated as frontdesk would
  * take them from a control server. The input is the binary encoding of an
  * envoy.service.discovery.v3.DiscoveryResponse; every resource of a declared type is
- * decoded; ClusterLoadAssignments go through the EDS translation, Clusters through the CDS
- * one, and Clusters, Listeners and RouteConfigurations (the last inside an HTTP connection
+ * decoded; ClusterLoadAssignments go through the EDS translation, Clusters and Listeners
+ * through the CDS and LDS ones, and Clusters, Listeners and RouteConfigurations (the last inside an HTTP connection
  * manager) through the translator as one bootstrap's static resources. Everything is freed.
  * Built by tests/fuzz/run.sh. */
 #include <stdint.h>
@@ -57,6 +57,20 @@ static void translate_cds_cluster(const Envoy__Config__Cluster__V3__Cluster *c)
     fd_cfg_errors_clear(&warnings);
 }
 
+/* As LDS takes it, against the same running config. */
+static void translate_lds_listener(const Envoy__Config__Listener__V3__Listener *l)
+{
+    fd_cluster_t xds = {.name = {"xds", 3}};
+    fd_config_t statics = {.clusters = &xds, .n_clusters = 1, .ads = {.present = 1, .ads = 1}};
+    fd_cfg_errors_t errs = {0}, warnings = {0};
+    fd_listener_t *listener;
+    fd_config_t *arena = fd_translate_listener_resource(l, &statics, NULL, &listener, &errs, &warnings);
+    if (arena != NULL)
+        fd_config_release(arena);
+    fd_cfg_errors_clear(&errs);
+    fd_cfg_errors_clear(&warnings);
+}
+
 static void keep(decoded_t *d, const ProtobufCMessageDescriptor *type, ProtobufCMessage *msg)
 {
     d->all[d->n_all++] = msg;
@@ -66,6 +80,7 @@ static void keep(decoded_t *d, const ProtobufCMessageDescriptor *type, ProtobufC
         translate_cds_cluster((Envoy__Config__Cluster__V3__Cluster *)msg);
         d->clusters[d->n_clusters++] = (Envoy__Config__Cluster__V3__Cluster *)msg;
     } else if (type == &envoy__config__listener__v3__listener__descriptor) {
+        translate_lds_listener((Envoy__Config__Listener__V3__Listener *)msg);
         d->listeners[d->n_listeners++] = (Envoy__Config__Listener__V3__Listener *)msg;
     }
 }

@@ -1,5 +1,5 @@
 // A state-of-the-world xDS control server for the e2e tests, built with @grpc/grpc-js and
-// Envoy's own protos from @grpc/grpc-js-xds (ADS, and CDS/EDS as services of their own), with
+// Envoy's own protos from @grpc/grpc-js-xds (ADS, and LDS/RDS/CDS/EDS as services of their own), with
 // resources encoded by protobufjs from the same protos, as a real control plane encodes them.
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -13,30 +13,37 @@ const protobuf = require('protobufjs');
 const deps = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
 const includeDirs = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d));
 
-// The services, loaded as @grpc/grpc-js-xds loads them: ADS, and CDS and EDS on their own.
+// The services, loaded as @grpc/grpc-js-xds loads them: ADS, and each type's own.
 const services = grpc.loadPackageDefinition(protoLoader.loadSync(['envoy/service/discovery/v3/ads.proto', 'envoy/service/cluster/v3/cds.proto',
-  'envoy/service/endpoint/v3/eds.proto'], {
+  'envoy/service/endpoint/v3/eds.proto', 'envoy/service/listener/v3/lds.proto', 'envoy/service/route/v3/rds.proto'], {
   keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, json: true, includeDirs,
 })).envoy.service;
 const ads = services.discovery.v3.AggregatedDiscoveryService;
 const cds = services.cluster.v3.ClusterDiscoveryService;
 const eds = services.endpoint.v3.EndpointDiscoveryService;
+const lds = services.listener.v3.ListenerDiscoveryService;
+const rds = services.route.v3.RouteDiscoveryService;
 
 // Resources are encoded with protobufjs from Envoy's protos, as a control plane would.
 const root = new protobuf.Root();
 root.resolvePath = (origin, target) => includeDirs.map((d) => join(d, target)).find((p) => existsSync(p)) || target;
 root.loadSync(['envoy/config/cluster/v3/cluster.proto', 'envoy/config/route/v3/route.proto',
-  'envoy/config/listener/v3/listener.proto', 'envoy/service/discovery/v3/discovery.proto'], { keepCase: true });
+  'envoy/config/listener/v3/listener.proto', 'envoy/service/discovery/v3/discovery.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto'], { keepCase: true });
 
 export const TYPE = {
   lds: 'type.googleapis.com/envoy.config.listener.v3.Listener',
   rds: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
   cds: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   eds: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  // not an xDS type: what a Listener's filter carries, for anyOf
+  hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
 };
 const MESSAGE = {
   lds: 'envoy.config.listener.v3.Listener', rds: 'envoy.config.route.v3.RouteConfiguration',
   cds: 'envoy.config.cluster.v3.Cluster', eds: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
+  hcm: 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
 };
 
 export function anyOf(kind, object) {
@@ -92,6 +99,16 @@ export class ControlServer {
       StreamEndpoints: (call) => this.onStream(call, 'eds'),
       DeltaEndpoints: (call) => call.end(),
       FetchEndpoints: (call, callback) => callback({ code: grpc.status.UNIMPLEMENTED }),
+    });
+    this.server.addService(lds.service, {
+      StreamListeners: (call) => this.onStream(call, 'lds'),
+      DeltaListeners: (call) => call.end(),
+      FetchListeners: (call, callback) => callback({ code: grpc.status.UNIMPLEMENTED }),
+    });
+    this.server.addService(rds.service, {
+      StreamRoutes: (call) => this.onStream(call, 'rds'),
+      DeltaRoutes: (call) => call.end(),
+      FetchRoutes: (call, callback) => callback({ code: grpc.status.UNIMPLEMENTED }),
     });
     this.port = await new Promise((resolve, reject) =>
       this.server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
