@@ -195,6 +195,14 @@ test('a bad listener is NACKed with the reason; the others apply', async () => {
   }
 });
 
+test('RDS follows the listeners: the routes of a removed listener are no longer asked for', async () => {
+  await verdict('lds', control.send(stream, 'lds', 'x1', [listener('front', { cluster: 'b2' })]));
+  const lastRds = () => stream.requests.filter((r) => r.type_url === TYPE.rds).at(-1);
+  await until(() => !lastRds().resource_names.includes('api-routes'), 5000, () => control.describe());
+  assert.equal(await stat('listener_manager.total_listeners_active'), 1);
+  assert.equal(await body('front'), 'backend 2');
+});
+
 // Only the control server is in the bootstrap: listeners, routes, clusters and endpoints come
 // from it, as a go-control-plane or Istio user has it.
 function dynamicOnlyYaml(adminPort, controlPort, source) {
@@ -213,7 +221,7 @@ ${xdsClusterYaml(controlPort)}`;
 
 for (const source of ['ads', 'per-type streams']) {
   test(`everything from the control server (${source}): CDS, EDS, LDS, RDS in Envoy's order, then traffic`, async () => {
-    const own = await new ControlServer().start();
+    let own = await new ControlServer().start();
     const [adminPort, port] = [await freePort(), await freePort()];
     const other = await startFrontdesk(dynamicOnlyYaml(adminPort, own.port, source), { adminPort, readyStatus: 503 });
     const ads = source === 'ads';
@@ -248,6 +256,16 @@ for (const source of ['ads', 'per-type streams']) {
       if (ads) {
         const order = own.streams[0].requests.map((q) => Object.keys(TYPE).find((k) => TYPE[k] === q.type_url));
         assert.deepEqual([...new Set(order)], ['cds', 'eds', 'lds', 'rds'], 'Envoy\'s order on one stream');
+        // the control server dies: everything keeps serving; back, it is asked again with the versions known
+        const controlPort = own.port;
+        await own.stop();
+        assert.equal((await httpRequest(port, '/')).body, 'backend 2');
+        own = await new ControlServer().start(controlPort);
+        const again = await own.stream(0, 30000);
+        const versions = { cds: 'c1', eds: 'e1', lds: 'l1', rds: 'r1' };
+        await until(() => Object.keys(versions).every((k) => again.requests.some((q) => q.type_url === TYPE[k] && q.version_info === versions[k])),
+          10000, () => own.describe());
+        assert.equal((await httpRequest(port, '/')).body, 'backend 2');
       } else {
         assert.deepEqual(own.streams.map((s) => s.service).sort(), ['cds', 'eds', 'lds', 'rds']);
       }
