@@ -181,6 +181,9 @@ static uint64_t collect_http(fd_admin_stats_t *stats, struct fd_server *server)
             add_rds_name(scope, http);
             connections += FD_STAT_LOAD(wl->stats.downstream_cx_active);
         }
+        for (size_t r = 0; r < worker->n_retired_stats; r++) /* listeners LDS removed or replaced */
+            sum_block(scope_of(&scopes, &n_scopes, worker->retired_stats[r].prefix)->total,
+                      (const uint64_t *)&worker->retired_stats[r].stats, fd_http_stat_count);
         pthread_mutex_unlock(&worker->listeners_lock);
     }
     for (size_t s = 0; s < n_scopes; s++) {

@@ -124,6 +124,7 @@ static void on_warm_timeout(h2o_timeout_entry_t *entry)
             "without them (404) until they come\n",
             ll->name);
     activate(ll);
+    fd_xds_sources_flush(fd_server_xds(ll->lds->server)); /* the version it replaced may drop RDS names */
 }
 
 void fd_lds_on_routes(void *ctx)
@@ -136,15 +137,20 @@ void fd_lds_on_routes(void *ctx)
     }
 }
 
+static int at_address(const lds_version_t *v, const fd_socket_address_t *address)
+{
+    const fd_socket_address_t *a = v != NULL ? &v->runtime->listener->address : NULL;
+    return a != NULL && a->addr_len == address->addr_len && memcmp(&a->addr, &address->addr, a->addr_len) == 0;
+}
+
 /* The sockets of a version: its previous version's when the address is the same (no
  * connection waiting in their backlog is lost), else new ones. -1 with the reason in err. */
 static int take_sockets(fd_lds_t *lds, lds_listener_t *ll, lds_version_t *v, char *err, size_t len)
 {
     const fd_socket_address_t *address = &v->runtime->listener->address;
-    lds_version_t *prev = ll->warming != NULL ? ll->warming : ll->active;
+    lds_version_t *prev = at_address(ll->warming, address) ? ll->warming : ll->active;
     size_t n = fd_server_worker_count(lds->server);
-    int same = prev != NULL && prev->runtime->listener->address.addr_len == address->addr_len &&
-               memcmp(&prev->runtime->listener->address.addr, &address->addr, address->addr_len) == 0;
+    int same = at_address(prev, address);
     if ((v->fds = calloc(n, sizeof(*v->fds))) == NULL)
         abort();
     for (v->n_fds = 0; v->n_fds < n; v->n_fds++) {
@@ -250,6 +256,17 @@ static fd_config_t *translate(fd_lds_t *lds, const Envoy__Config__Listener__V3__
     return arena;
 }
 
+/* Another listener (active or warming) at address, as Envoy refuses two on one address. */
+static const lds_listener_t *owner_of_address(const fd_lds_t *lds, const fd_socket_address_t *address, const char *name)
+{
+    for (size_t i = 0; i < lds->n_listeners; i++) {
+        const lds_listener_t *ll = lds->listeners[i];
+        if (strcmp(ll->name, name) != 0 && (at_address(ll->active, address) || at_address(ll->warming, address)))
+            return ll;
+    }
+    return NULL;
+}
+
 /* One Listener of a response; -1 when it is refused (its previous version stays). */
 static int apply_one(fd_lds_t *lds, const Envoy__Config__Listener__V3__Listener *l, const ProtobufCMessage *resource,
                      const char *version, int first_response, fd_cfg_errors_t *errs)
@@ -269,6 +286,14 @@ static int apply_one(fd_lds_t *lds, const Envoy__Config__Listener__V3__Listener 
     fd_config_t *arena = translate(lds, l, &listener, errs);
     if (arena == NULL)
         return -1;
+    const lds_listener_t *other = owner_of_address(lds, &listener->address, l->name);
+    if (other != NULL) {
+        fd_cfg_errors_add(errs, NULL, (fd_cfg_mark_t){0}, NULL,
+                          "Listener '%s': its address %s:%u is already the listener '%s''s", l->name,
+                          listener->address.host, listener->address.port, other->name);
+        fd_config_release(arena);
+        return -1;
+    }
     int is_new = ll == NULL;
     if (is_new) {
         lds_listener_t **grown = realloc(lds->listeners, (lds->n_listeners + 1) * sizeof(*grown));
@@ -304,6 +329,8 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
     fd_cfg_errors_t errs = {0};
     int first_response = !fd_xds_warming_done(&lds->first);
     lds->stats.update_attempt++;
+    /* a name one listener lets go of may be the next one's: dropped only after the response */
+    fd_rds_hold(fd_server_rds(lds->server), 1);
     for (size_t i = 0; i < lds->n_listeners; i++)
         lds->listeners[i]->seen = 0;
     for (size_t i = 0; i < n; i++)
@@ -316,6 +343,7 @@ static int apply(void *ctx, const fd_xds_source_t *source, ProtobufCMessage *con
         }
     if (first_response)
         fd_xds_warming_arrived(&lds->first);
+    fd_rds_hold(fd_server_rds(lds->server), 0);
     if (errs.count != 0) {
         char what[300];
         snprintf(what, sizeof(what), "LDS update %s: refused listener(s) keep their previous version", version);

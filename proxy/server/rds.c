@@ -75,6 +75,8 @@ static void collect(fd_rds_t *rds)
             continue;
         }
         fd_xds_source_unwatch(n->source, FD_ADS_TYPE_ROUTE, n->name);
+        for (size_t w = 0; n->arena != NULL && w < fd_server_worker_count(rds->server); w++)
+            fd_worker_send_routes(fd_server_worker(rds->server, w), n->name, NULL, NULL); /* forgotten there too */
         free_name(n);
     }
     rds->n_names = kept;
@@ -333,6 +335,13 @@ void fd_rds_send_listener_routes(fd_rds_t *rds, const fd_listener_t *listener, f
             fd_worker_send_routes(worker, n->name, n->arena, n->table);
         }
     }
+}
+
+void fd_rds_hold(fd_rds_t *rds, int hold)
+{
+    rds->applying = hold;
+    if (!hold)
+        collect(rds);
 }
 
 void fd_rds_on_received(fd_rds_t *rds, void (*cb)(void *ctx), void *ctx)

@@ -48,6 +48,9 @@ int fd_rds_listener_ready(fd_rds_t *rds, const fd_listener_t *listener);
 struct fd_worker;
 void fd_rds_send_listener_routes(fd_rds_t *rds, const fd_listener_t *listener, struct fd_worker *worker);
 void fd_rds_on_received(fd_rds_t *rds, void (*cb)(void *ctx), void *ctx);
+/* While held (an LDS response being applied), names no listener uses are dropped only when the
+ * hold ends. */
+void fd_rds_hold(fd_rds_t *rds, int hold);
 
 /* After the streams are stopped. NULL is a no-op. */
 void fd_rds_free(fd_rds_t *rds);

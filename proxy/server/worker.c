@@ -369,5 +369,10 @@ void fd_worker_join(fd_worker_t *worker)
     free(worker->listeners);
     worker->listeners = NULL;
     worker->n_listeners = 0;
+    for (size_t i = 0; i < worker->n_retired_stats; i++)
+        free(worker->retired_stats[i].prefix);
+    free(worker->retired_stats);
+    worker->retired_stats = NULL;
+    worker->n_retired_stats = 0;
     pthread_mutex_unlock(&worker->listeners_lock);
 }

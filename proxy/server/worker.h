@@ -67,7 +67,13 @@ typedef struct fd_worker {
     size_t n_listeners;
     pthread_mutex_t listeners_lock;     /* held while the list changes, and while the admin walks it */
     h2o_timeout_entry_t listener_sweep; /* frees drained listeners while some drain */
-    int accepting;                      /* the config is warm: listeners accept */
+    /* The counters of the listeners swept, by stat prefix: http.<prefix>.* never goes backwards */
+    struct fd_worker_retired_stats {
+        char *prefix;
+        fd_http_stats_t stats;
+    } * retired_stats;
+    size_t n_retired_stats;
+    int accepting; /* the config is warm: listeners accept */
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t control; /* messages from the main thread */
     sem_t queue_made;                   /* posted by the thread once its queue exists */
@@ -117,7 +123,8 @@ void fd_worker_listeners_remove(fd_worker_t *worker, const char *name);
 void fd_worker_listeners_dispose_sweep(fd_worker_t *worker);
 
 /* Hands the worker (from the main thread) a new route configuration for name; arena carries
- * one reference for the worker, which it releases when the last request using it ends. */
+ * one reference for the worker, which it releases when the last request using it ends. A NULL
+ * arena: no listener uses the name any more, its routes are forgotten. */
 void fd_worker_send_routes(fd_worker_t *worker, const char *name, fd_config_t *arena, const fd_route_table_t *table);
 
 /* worker_routes.c, on the worker's thread: the slots of config's RDS names; the route

@@ -20,6 +20,30 @@ static void on_sweep(h2o_timeout_entry_t *entry)
     sweep(H2O_STRUCT_FROM_MEMBER(fd_worker_t, listener_sweep, entry));
 }
 
+/* Under listeners_lock: a swept listener's counters stay in its prefix's sum. */
+static void retire_stats(fd_worker_t *worker, const fd_worker_listener_t *wl)
+{
+    const char *prefix = fd_listener_first_chain(wl->runtime->listener)->http.stat_prefix.base;
+    struct fd_worker_retired_stats *r = NULL;
+    for (size_t i = 0; i < worker->n_retired_stats && r == NULL; i++)
+        if (strcmp(worker->retired_stats[i].prefix, prefix) == 0)
+            r = &worker->retired_stats[i];
+    if (r == NULL) {
+        struct fd_worker_retired_stats *grown =
+            realloc(worker->retired_stats, (worker->n_retired_stats + 1) * sizeof(*grown));
+        if (grown == NULL)
+            abort();
+        worker->retired_stats = grown;
+        r = memset(&grown[worker->n_retired_stats++], 0, sizeof(*grown));
+        if ((r->prefix = strdup(prefix)) == NULL)
+            abort();
+    }
+    uint64_t *to = (uint64_t *)&r->stats;
+    const uint64_t *from = (const uint64_t *)&wl->stats;
+    for (size_t i = 0; i < fd_http_stat_count; i++)
+        to[i] += FD_STAT_LOAD(from[i]); /* gauges are 0 by now: nothing is left on it */
+}
+
 static void sweep(fd_worker_t *worker)
 {
     size_t kept = 0, draining = 0;
@@ -34,6 +58,7 @@ static void sweep(fd_worker_t *worker)
             draining += wl->removed;
             continue;
         }
+        retire_stats(worker, wl);
         fd_worker_listener_dispose(wl);
         fd_listener_runtime_release(wl->runtime);
         free(wl);
@@ -71,12 +96,12 @@ void fd_worker_listeners_add(fd_worker_t *worker, fd_listener_runtime_t *runtime
 {
     const fd_string_t *name = &runtime->listener->name;
     fd_worker_listener_t *old = serving(worker, name->base, name->len);
+    fd_worker_listener_t *wl = fd_worker_listener_new(worker, runtime, fd);
+    fd_worker_routes_add_listener(worker, runtime->listener);
+    pthread_mutex_lock(&worker->listeners_lock); /* the admin may be walking the list */
     fd_worker_listener_t **grown = realloc(worker->listeners, (worker->n_listeners + 1) * sizeof(*grown));
     if (grown == NULL)
         abort();
-    fd_worker_listener_t *wl = fd_worker_listener_new(worker, runtime, fd);
-    fd_worker_routes_add_listener(worker, runtime->listener);
-    pthread_mutex_lock(&worker->listeners_lock);
     worker->listeners = grown;
     worker->listeners[worker->n_listeners++] = wl;
     pthread_mutex_unlock(&worker->listeners_lock);

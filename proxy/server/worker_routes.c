@@ -67,13 +67,16 @@ void fd_worker_routes_update(fd_worker_t *worker, const char *name, fd_config_t 
 {
     fd_worker_rds_t *slot = slot_of(worker, name, strlen(name));
     if (slot == NULL) { /* not a name of this config: the reference is not kept */
-        fd_config_release(arena);
+        if (arena != NULL)
+            fd_config_release(arena);
         return;
     }
-    fd_worker_routes_t *routes = calloc(1, sizeof(*routes));
-    if (routes == NULL)
-        abort();
-    *routes = (fd_worker_routes_t){.arena = arena, .table = table};
+    fd_worker_routes_t *routes = NULL;
+    if (arena != NULL) { /* NULL: no listener uses the name any more; a later one waits for RDS again */
+        if ((routes = calloc(1, sizeof(*routes))) == NULL)
+            abort();
+        *routes = (fd_worker_routes_t){.arena = arena, .table = table};
+    }
     fd_worker_routes_t *old = slot->current;
     slot->current = routes; /* the next request routes with it */
     if (old != NULL) {

@@ -150,6 +150,8 @@ test('a changed listener takes over its port under continuous load: no failed re
   assert.ok(results.length > 100, `${results.length} requests`);
   assert.deepEqual(failed, [], `${failed.length} of ${results.length} requests failed`);
   assert.equal(await stat('listener_manager.listener_modified'), 30);
+  await until(async () => (await stat('http.front.downstream_rq_total')) >= results.length, 3000,
+    () => 'the counters of the versions drained and freed stay in http.front.*');
 });
 
 test('a listener removed while a request is in flight lets it finish, then its port closes', async () => {
@@ -182,12 +184,15 @@ test('a bad listener is NACKed with the reason; the others apply', async () => {
   await new Promise((r) => busy.listen(taken, '127.0.0.1', r));
   try {
     ports.taken = taken;
+    ports.twin = ports.front;
+    const twin = listener('twin', { cluster: 'b1' });
     const nonce = control.send(stream, 'lds', 'b1', [listener('front', { cluster: 'b2' }), listener('api', { rdsName: 'api-routes' }),
-      listener('bad', { cluster: 'b0', regex: '(' }), listener('taken', { cluster: 'b0' })]);
+      listener('bad', { cluster: 'b0', regex: '(' }), listener('taken', { cluster: 'b0' }), twin]);
     const nack = await verdict('lds', nonce);
     assert.equal(nack.version_info, 'g2');
     assert.match(nack.error_detail.message, /Listener 'bad': .*regex/);
     assert.match(nack.error_detail.message, /Listener 'taken': .*(in use|bind)/i);
+    assert.match(nack.error_detail.message, /Listener 'twin': its address 127\.0\.0\.1:\d+ is already the listener 'front''s/);
     await until(async () => (await body('front')) === 'backend 2', 3000, () => 'front changed');
     assert.equal(await stat('listener_manager.lds.update_rejected'), 1);
   } finally {
